@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` and `make test`. Settings come from the
+# environment (see README.md), e.g. `KAFKA_PORT=9192 make run`.
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install broker-jars run worker test clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## install: the project and its test tools into .venv
+install: $(INSTALLED)
+
+## broker-jars: Apache Kafka's jars from Maven Central into the cache (once)
+broker-jars: install
+	$(PY) -m app.broker fetch
+
+## run: the local broker (unless KAFKA_BOOTSTRAP is set), one worker, the demo data
+run: broker-jars
+	$(PY) -m app.run
+
+## worker: one more worker for a running app (defaults: the broker `make run` started, port 6067)
+worker: export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)
+worker: export WEB_PORT ?= 6067
+worker: export DATA_DIR ?= var/worker-$(WEB_PORT)
+worker: install
+	$(VENV)/bin/faust -A app worker -l info
+
+## test: every test, the ones against the real broker included
+test: broker-jars
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## clean: remove local state (broker data, table stores, logs); keeps .venv and the jar cache
+clean:
+	rm -rf var

@@ -1,0 +1,247 @@
+"""The local Apache Kafka broker: real Kafka 4.3.1 (KRaft, one node) run from Maven Central jars.
+
+One owner for `make run`, the test session and the benchmark:
+- `fetch_jars()` copies the broker's runtime classpath into a cache outside git, once;
+- `LocalBroker` formats its storage, starts `kafka.Kafka`, waits until it serves, and stops it
+  (the JVM also dies with the Python process that started it: no orphan JVM).
+
+When KAFKA_BOOTSTRAP is set nothing here is started: callers use that cluster.
+
+    python -m app.broker fetch   # download the jars (idempotent)
+    python -m app.broker run     # a broker in the foreground, until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+from app.processes import die_with_parent, stop_process, tail
+from app.settings import Settings
+
+KAFKA_VERSION = "4.3.1"
+HERE = Path(__file__).parent / "kafka"
+POM = HERE / "pom.xml"
+LOG4J2_CONFIG = HERE / "log4j2.properties"
+READY_LINE = "Kafka Server started"
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be fetched, formatted or started."""
+
+
+def fetch_jars(cache_dir: Path) -> Path:
+    """Return the folder holding the broker's classpath, downloading it with Maven if absent."""
+    libs = cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
+    if (libs / ".complete").exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError("Maven (mvn) is needed to fetch the Kafka broker jars; install Maven 3.8+")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    # Download into a fresh folder and rename it into place, so a broken or concurrent download
+    # never leaves a half-filled classpath behind.
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
+    command = [
+        "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
+    ]
+    print(f"Fetching Apache Kafka {KAFKA_VERSION} jars into {libs} ...", file=sys.stderr)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BrokerError(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    (staging / ".complete").touch()
+    try:
+        staging.rename(libs)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return libs
+
+
+def free_port_pair() -> int:
+    """A port p such that p and p + 1 are both free on 127.0.0.1 (broker and controller)."""
+    for _ in range(50):
+        with closing(socket.socket()) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port < 65535 and not port_is_open(port + 1):
+            return port
+    raise BrokerError("no free pair of ports on 127.0.0.1")
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with closing(socket.socket()) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+class LocalBroker:
+    """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1."""
+
+    def __init__(self, *, port: int, data_dir: Path, cache_dir: Path, heap_mb: int = 768) -> None:
+        self.port = port
+        self.controller_port = port + 1
+        self.data_dir = data_dir.absolute()
+        self.cache_dir = cache_dir
+        self.heap_mb = heap_mb
+        self.process: subprocess.Popen | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalBroker:
+        return cls(
+            port=settings.kafka_port,
+            data_dir=settings.broker_dir,
+            cache_dir=settings.kafka_cache_dir,
+            heap_mb=settings.kafka_heap_mb,
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "broker.log"
+
+    @property
+    def classpath(self) -> str:
+        return str(fetch_jars(self.cache_dir) / "*")
+
+    def server_properties(self) -> dict[str, str]:
+        controller = f"127.0.0.1:{self.controller_port}"
+        return {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": controller,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://{controller}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "logs"),
+            # One node: every internal topic has one replica.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "8",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "8",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # The app declares every topic with its partition count; a write to an undeclared
+            # topic is a bug we want to see, not a topic created with the wrong partitions.
+            "auto.create.topics.enable": "false",
+            # The log cleaner's default 128 MiB dedupe buffer is too much for a small heap.
+            "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
+        }
+
+    def _java(self, main_class: str, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            "java", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            "-cp", self.classpath, main_class, *args,
+        ]
+
+    def _write_config(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties().items()))
+        return config
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.data_dir / "logs" / "meta.properties").exists():
+            return  # formatted by an earlier run: keep its data
+        # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        command = self._java(
+            "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster, "-c", str(config)
+        )
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BrokerError(f"formatting {self.data_dir} failed:\n{result.stdout}{result.stderr}")
+
+    def start(self, timeout: float = 60.0) -> LocalBroker:
+        """Format storage if new, start the JVM, and return once the broker serves clients."""
+        if port_is_open(self.port) or port_is_open(self.controller_port):
+            raise BrokerError(
+                f"port {self.port} or {self.controller_port} is taken: is another broker running? "
+                "Stop it, choose another KAFKA_PORT, or point KAFKA_BOOTSTRAP at it."
+            )
+        config = self._write_config()
+        self._format_storage(config)
+        command = self._java("kafka.Kafka", str(config), heap=f"{self.heap_mb}m")
+        with open(self.log_file, "ab") as out:
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+        try:
+            self._wait_until_serving(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(
+                    f"the broker exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            started = READY_LINE in self.log_file.read_text(errors="replace")[offset:]
+            if started and port_is_open(self.port):
+                return
+            time.sleep(0.2)
+        raise BrokerError(f"the broker did not start within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return tail(self.log_file)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the JVM: a controlled shutdown first, SIGKILL if it does not finish in time."""
+        process, self.process = self.process, None
+        stop_process(process, timeout)
+
+    def __enter__(self) -> LocalBroker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str]) -> int:
+    settings = Settings.from_env()
+    command = argv[0] if argv else "fetch"
+    if command == "fetch":
+        print(fetch_jars(settings.kafka_cache_dir))
+        return 0
+    if command == "run":
+        broker = LocalBroker.from_settings(settings)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with broker:
+            print(f"Kafka {KAFKA_VERSION} serving on {broker.bootstrap_servers}; Ctrl-C stops it")
+            try:
+                broker.process.wait()
+            except KeyboardInterrupt:
+                pass
+        return 0
+    print("usage: python -m app.broker [fetch|run]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

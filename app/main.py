@@ -1,0 +1,46 @@
+"""The one Faust app. Every worker (`faust -A app worker`) hosts every agent.
+
+Agents and web views register themselves when `agents` and `web` are imported (autodiscovery).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from app.settings import Settings
+
+settings = Settings.from_env()
+
+
+class OrdersApp(faust.App):
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        from app.topics import create_topics  # the registry imports this module
+
+        await create_topics()
+
+
+app = OrdersApp(
+    settings.app_id,
+    broker=f"kafka://{settings.bootstrap_servers}",
+    autodiscover=["agents", "web", "app.commands"],
+    origin="app",
+    datadir=str(settings.worker_dir),
+    store="rocksdb://",
+    # Raw keys and values, and long-poll waiters woken by table writes.
+    Table="tables.table:Table",
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=1,
+    # Values are our own JSON records; agents decode them (undecodable ones go to dead letters).
+    key_serializer="raw",
+    value_serializer="raw",
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    web_host=settings.web_host,
+    web_bind=settings.web_host,
+    web_port=settings.web_port,
+    canonical_url=settings.canonical_url,
+    # Faust's table browser would expose every table unauthenticated.
+    web_tables_enabled=False,
+    web_graph_enabled=False,
+)

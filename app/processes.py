@@ -1,0 +1,117 @@
+"""Child processes that must not outlive their parent: the local broker and workers.
+
+`WorkerProcess` runs `faust -A app worker` with its own web port and data dir; `make run`, the
+integration tests and the benchmark start workers only through it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Mapping
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM this child when the process that started it dies, even by SIGKILL."""
+    os.setsid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: stop() and the exit handlers still stop the child
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 30.0) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if the process takes longer than `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    if not path.exists():
+        return f"({path} does not exist)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def faust_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "faust", "-A", "app", *args]
+
+
+class WorkerProcess:
+    """One worker. `environment` holds the settings (KAFKA_BOOTSTRAP, WEB_PORT, DATA_DIR, ...)."""
+
+    def __init__(self, environment: Mapping[str, str], *, cwd: Path | None = None) -> None:
+        self.environment = {**os.environ, **environment}
+        self.web_port = int(self.environment.get("WEB_PORT", "6066"))
+        self.web_host = self.environment.get("WEB_HOST", "127.0.0.1")
+        self.data_dir = Path(self.environment.get("DATA_DIR", "var")).absolute()
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "worker.log"
+
+    def start(self) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        level = self.environment.get("LOG_LEVEL", "info")
+        self.process = subprocess.Popen(
+            faust_command("worker", "-l", level, "-f", str(self.log_file)),
+            env=self.environment, cwd=self.cwd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
+        )
+        return self
+
+    def health(self) -> tuple[int, dict] | None:
+        """`GET /health` as (status, body), or None while the web server does not answer."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+        except (OSError, ValueError):
+            return None
+
+    def wait_healthy(self, timeout: float = 120.0) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited early:\n{self.log_tail()}")
+            answer = self.health()
+            if answer is not None and answer[0] == 200:
+                return self
+            time.sleep(0.25)
+        raise RuntimeError(f"the worker was not healthy within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return tail(self.log_file)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """A clean shutdown (offsets committed); SIGKILL if it takes longer than `timeout`."""
+        process, self.process = self.process, None
+        stop_process(process, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as the recovery tests want it."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()

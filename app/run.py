@@ -1,0 +1,60 @@
+"""`make run`: the local broker (unless KAFKA_BOOTSTRAP is set), one worker, the demo data.
+
+Runs in the foreground; Ctrl-C or SIGTERM stops everything it started.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from app.broker import LocalBroker
+from app.processes import WorkerProcess, faust_command
+from app.settings import Settings
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    broker = LocalBroker.from_settings(settings) if settings.kafka_bootstrap is None else None
+    worker = None
+    try:
+        if broker is not None:
+            print(f"Starting Apache Kafka on {broker.bootstrap_servers} (log: {broker.log_file})")
+            broker.start()
+        environment = {"KAFKA_BOOTSTRAP": settings.bootstrap_servers}
+        worker = WorkerProcess(environment).start()
+        print(f"Starting a worker on {worker.url} (log: {worker.log_file})")
+        worker.wait_healthy()
+        subprocess.run(faust_command("seed-demo"), env=worker.environment, check=True)
+        print(_banner(worker.url))
+        return worker.process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Stopping ...", file=sys.stderr)
+        if worker is not None:
+            worker.stop()
+        if broker is not None:
+            broker.stop()
+
+
+def _banner(url: str) -> str:
+    order = (
+        '{"id":"order-1","customerId":1,"state":"CREATED",'
+        '"product":"JUMPERS","quantity":1,"price":25.0}'
+    )
+    return f"""
+The orders API is at {url}. Try:
+
+  curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json' \\
+       -d '{order}'
+  curl -i {url}/v1/orders/order-1
+
+Ctrl-C stops the worker and the broker.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

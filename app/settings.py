@@ -1,0 +1,87 @@
+"""Settings: read once from the environment into one frozen object.
+
+Every other module receives its values from here; no other module reads the environment or
+names a broker address.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the settings cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: An existing cluster ("host:port,..."). Unset: the local broker on KAFKA_PORT.
+    kafka_bootstrap: str | None = None
+    #: Port of the local broker that `make run` and the tests start when KAFKA_BOOTSTRAP is unset.
+    kafka_port: int = 9092
+    #: Heap of the local broker's JVM.
+    kafka_heap_mb: int = 768
+    #: Where the broker's jars are cached (outside git, shared by every checkout).
+    kafka_cache_dir: Path = Path.home() / ".cache" / "faust-orders"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    #: The URL other workers use to reach this one; defaults to http://WEB_HOST:WEB_PORT.
+    web_canonical_url: str | None = None
+    #: Broker data and logs, table stores and worker logs live below this folder.
+    data_dir: Path = Path("var")
+    topic_partitions: int = 4
+    #: The Faust app id: the consumer group and the prefix of every changelog topic.
+    app_id: str = "orders"
+    #: Prepended to every topic name the app declares (isolates test runs on one cluster).
+    topic_prefix: str = ""
+    #: RocksDB block cache and write buffer per table partition (Faust's default is ~2.5 GiB).
+    table_cache_mb: int = 8
+    #: Largest request body the HTTP API reads.
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from upper-case environment variables named after the fields."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            raw = environ.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, field.type, raw)
+        return cls(**values)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def canonical_url(self) -> str:
+        return self.web_canonical_url or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def worker_dir(self) -> Path:
+        """The Faust data dir of this worker (table stores)."""
+        return self.data_dir.absolute() / "worker"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir.absolute() / "kafka"
+
+
+def _parse(name: str, type_name: str, raw: str) -> object:
+    try:
+        if "int" in type_name:
+            value = int(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if "Path" in type_name:
+            return Path(raw).expanduser()
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{name.upper()}={raw!r}: {exc}") from None

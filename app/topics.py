@@ -1,0 +1,76 @@
+"""The topics registry: every topic the app reads or writes, on one screen.
+
+Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`).
+Topics keyed by order id (`order-requests`, `orders`, `order-validations`) are co-partitioned:
+same key, same partition count, so one worker owns an order's whole state.
+Nobody else calls `app.topic()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faust import TopicT
+
+from app.main import app, settings
+
+
+def _topic(name: str) -> TopicT:
+    return app.topic(
+        settings.topic_prefix + name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+    )
+
+
+#: Commands to place an order, written by `POST /v1/orders`; the Orders service accepts each
+#: order id once and publishes the order on `orders`.
+order_requests = _topic("order-requests")
+#: Order events: CREATED (accepted requests), VALIDATED / FAILED (the validations aggregator).
+orders = _topic("orders")
+#: Customers by customer id.
+customers = _topic("customers")
+#: Absolute stock level per product (an integer), latest value wins.
+warehouse_inventory = _topic("warehouse-inventory")
+
+
+#: Every input topic's `<topic>-dead-letters`: its records that could not be decoded or processed
+#: (original key and bytes; error and source offset in headers).
+DEAD_LETTERS = {
+    topic.get_topic_name(): _topic(f"{name}-dead-letters")
+    for name, topic in [
+        ("order-requests", order_requests),
+        ("orders", orders),
+        ("customers", customers),
+        ("warehouse-inventory", warehouse_inventory),
+    ]
+}
+
+#: Every topic the app owns, declared (with its partition count) when a worker starts.
+ALL = [order_requests, orders, customers, warehouse_inventory, *DEAD_LETTERS.values()]
+
+
+async def create_topics(timeout: float = 30.0) -> None:
+    """Create the registry's missing topics and wait until the broker lists them all.
+
+    Runs before a worker's consumer subscribes: a topic created while the group forms is missed
+    by the first assignment and only noticed at the next metadata refresh, minutes later.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        wanted = {topic.get_topic_name(): topic for topic in ALL}
+        missing = wanted.keys() - set(await admin.list_topics())
+        if missing:
+            await admin.create_topics(
+                [NewTopic(name, wanted[name].partitions, replication_factor=1) for name in missing]
+            )
+        deadline = asyncio.get_running_loop().time() + timeout
+        while missing := wanted.keys() - set(await admin.list_topics()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"topics not created within {timeout}s: {sorted(missing)}")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Records on the wire (`records`) and HTTP request schemas (`requests`)."""

@@ -1,0 +1,77 @@
+"""Records as they travel on Kafka: JSON objects with the reference's camelCase field names.
+
+Records carry no Faust metadata blob, so a client of the reference design reads and writes them
+unchanged. Decoding is lenient about business rules (a quantity of 0 is a valid record that the
+order-details check fails) but strict about types: a record that does not decode is a dead letter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Self:
+        return cls.model_validate_json(raw)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class OrderState(str, Enum):
+    CREATED = "CREATED"
+    VALIDATED = "VALIDATED"
+    FAILED = "FAILED"
+    SHIPPED = "SHIPPED"
+
+
+class Order(Record):
+    id: str
+    customer_id: int
+    state: OrderState
+    product: str
+    quantity: int
+    price: float
+    #: Event time of the order; the API stamps it when the client does not.
+    created_at: datetime | None = None
+
+    @property
+    def timestamp(self) -> float | None:
+        """Event time in epoch seconds, as Kafka record timestamps want it."""
+        return self.created_at.timestamp() if self.created_at else None
+
+
+class PlaceOrder(Record):
+    """A command on `order-requests`: place `order` unless its id is taken.
+
+    `request_id` tells the HTTP request that sent the command whether it won the id.
+    """
+
+    request_id: str
+    order: Order
+
+
+class Customer(Record):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    address: str
+    level: str = "bronze"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

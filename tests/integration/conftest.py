@@ -1,0 +1,155 @@
+"""The real broker, started once per session, and apps of real workers on it.
+
+Each test module gets its own app id and topic prefix, so modules share nothing but the broker.
+With KAFKA_BOOTSTRAP set, the tests use that cluster and start no broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from app.broker import LocalBroker, free_port_pair
+from app.processes import WorkerProcess
+from app.settings import Settings
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.broker)
+
+
+@dataclass
+class Kafka:
+    bootstrap: str
+    broker: LocalBroker | None  # None: an external cluster (KAFKA_BOOTSTRAP)
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory) -> Kafka:
+    settings = Settings.from_env()
+    if settings.kafka_bootstrap:
+        yield Kafka(settings.kafka_bootstrap, None)
+        return
+    broker = LocalBroker(
+        port=free_port_pair(),
+        data_dir=tmp_path_factory.mktemp("kafka"),
+        cache_dir=settings.kafka_cache_dir,
+    )
+    with broker:
+        yield Kafka(broker.bootstrap_servers, broker)
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OrdersApp:
+    """Workers of one app (one consumer group) with their own topics, on the session's broker."""
+
+    def __init__(self, kafka: Kafka, root: Path) -> None:
+        self.kafka = kafka
+        self.root = root
+        self.app_id = f"test-{uuid.uuid4().hex[:8]}"
+        self.topic_prefix = f"{self.app_id}."
+        self.workers: list[WorkerProcess] = []
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    def add_worker(self, data_dir: Path | None = None) -> WorkerProcess:
+        port = free_port()
+        worker = WorkerProcess({
+            "KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "APP_ID": self.app_id,
+            "TOPIC_PREFIX": self.topic_prefix,
+            "WEB_PORT": str(port),
+            "DATA_DIR": str(data_dir or self.root / f"worker-{port}"),
+        })
+        self.workers.append(worker)
+        return worker.start().wait_healthy()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) on one of the app's topics, from the beginning to the end."""
+        topic = self.topic(name)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            records = []
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                batches = await consumer.getmany(*partitions, timeout_ms=1000)
+                records += [(r.key, r.value) for batch in batches.values() for r in batch]
+            return records
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture(scope="module")
+def orders_app(kafka, tmp_path_factory) -> OrdersApp:
+    """An app with one worker, shared by the tests of a module (they use distinct order ids)."""
+    app = OrdersApp(kafka, tmp_path_factory.mktemp("app"))
+    app.add_worker()
+    yield app
+    app.stop()
+
+
+@pytest.fixture()
+def new_app(kafka, tmp_path):
+    """A fresh app per test, for tests that start, stop and kill workers."""
+    apps = []
+
+    def make() -> OrdersApp:
+        apps.append(OrdersApp(kafka, tmp_path))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.stop()
+
+
+@pytest.fixture()
+async def http():
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
+
+
+def unique(prefix: str = "order") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
+    """Await `check()` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,30 @@
+from pathlib import Path
+
+from app.broker import LocalBroker, fetch_jars
+
+
+def broker(tmp_path: Path) -> LocalBroker:
+    return LocalBroker(port=19500, data_dir=tmp_path / "kafka", cache_dir=tmp_path / "cache")
+
+
+def test_one_node_is_broker_and_controller_on_loopback(tmp_path):
+    props = broker(tmp_path).server_properties()
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19500,CONTROLLER://127.0.0.1:19501"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:19501"
+
+
+def test_internal_topics_fit_a_single_node(tmp_path):
+    props = broker(tmp_path).server_properties()
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_a_completed_jar_cache_is_reused_without_maven(tmp_path, monkeypatch):
+    libs = tmp_path / "cache" / "kafka-4.3.1" / "libs"
+    libs.mkdir(parents=True)
+    (libs / ".complete").touch()
+    monkeypatch.setattr("shutil.which", lambda name: None)  # mvn would be needed otherwise
+    assert fetch_jars(tmp_path / "cache") == libs

@@ -1,0 +1,26 @@
+"""`GET /health`: 200 once this worker has its assignment and has recovered its tables."""
+
+from __future__ import annotations
+
+from faust import web
+
+from app.main import app
+
+
+def readiness(app) -> tuple[bool, str]:
+    recovery = app.tables.recovery
+    if not recovery.completed.is_set():
+        return False, "joining the consumer group and recovering tables"
+    if app.rebalancing or recovery.in_recovery:
+        return False, "rebalancing: recovering tables"
+    return True, "ready"
+
+
+@app.page("/health")
+class HealthView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        ready, status = readiness(self.app)
+        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in self.app.consumer.assignment())
+        return self.json(
+            {"status": status, "assignment": assigned}, status=200 if ready else 503
+        )

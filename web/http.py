@@ -1,0 +1,66 @@
+"""What every view shares: JSON errors, the `timeout` parameter, bounded request bodies."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from faust import web
+from pydantic import BaseModel, ValidationError
+
+from app.main import settings
+
+DEFAULT_TIMEOUT_MS = 10_000
+MAX_TIMEOUT_MS = 300_000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class HttpError(Exception):
+    """An outcome to answer with a JSON error: `{"error": ..., "details": ...}`."""
+
+    def __init__(self, status: int, error: str, details: object = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.details = status, error, details
+
+    def response(self, view: web.View) -> web.Response:
+        return view.json({"error": self.error, "details": self.details}, status=self.status)
+
+
+def timeout_seconds(request: web.Request) -> float:
+    """The `?timeout=` query parameter (milliseconds) in seconds."""
+    raw = request.query.get("timeout")
+    if raw is None:
+        return DEFAULT_TIMEOUT_MS / 1000
+    try:
+        millis = int(raw)
+    except ValueError:
+        millis = -1
+    if not 0 <= millis <= MAX_TIMEOUT_MS:
+        raise HttpError(
+            400, f"timeout must be whole milliseconds from 0 to {MAX_TIMEOUT_MS}", {"timeout": raw}
+        )
+    return millis / 1000
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, refused with 413 past MAX_BODY_BYTES without reading the rest."""
+    limit = settings.max_body_bytes
+    if (request.content_length or 0) > limit:
+        raise HttpError(413, f"request body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise HttpError(413, f"request body over {limit} bytes")
+    return bytes(body)
+
+
+def parse_body(model: type[M], body: bytes) -> M:
+    """Validate a JSON body, or answer 400 with what is wrong, field by field."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
+        ]
+        raise HttpError(400, "malformed request body", details) from None

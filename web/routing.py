@@ -1,0 +1,75 @@
+"""Serving a request on the worker that owns its key.
+
+Faust's `table_route` forwards GETs only (it drops bodies), passes the Host header on, has no
+timeout, and turns an unreachable owner into a 500. This router finds the owner the same way
+(`app.router.key_store`, from the partition assignment) and forwards any method with its body;
+an owner that cannot be reached answers 503, never a silent wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+import aiohttp
+from faust import web
+from faust.tables import Collection
+from yarl import URL
+
+from app.main import app
+from web.http import HttpError
+
+#: Marks a forwarded request: it is served where it lands, so a stale assignment can't loop it.
+FORWARDED_HEADER = "X-Orders-Forwarded-By"
+#: Time a forwarded request may take beyond its own timeout (network, owner's scheduling).
+FORWARD_SLACK_S = 5.0
+
+
+async def serve_by_owner(
+    view: web.View,
+    request: web.Request,
+    table: Collection,
+    key: str,
+    serve: Callable[[], Awaitable[web.Response]],
+    *,
+    body: bytes | None = None,
+    timeout: float,
+) -> web.Response:
+    """Run `serve()` here if this worker owns `key` in `table`, else forward to the owner."""
+    if FORWARDED_HEADER not in request.headers:
+        try:
+            owner = app.router.key_store(table.name, key)
+        except KeyError:
+            raise HttpError(503, "no worker owns this key yet (the group is rebalancing)") from None
+        if not _same_worker(owner, URL(str(app.conf.canonical_url))):
+            return await _forward(view, request, owner, body, timeout + FORWARD_SLACK_S)
+    return await serve()
+
+
+def _same_worker(a: URL, b: URL) -> bool:
+    return (a.host, a.port) == (b.host, b.port)
+
+
+async def _forward(
+    view: web.View, request: web.Request, owner: URL, body: bytes | None, timeout: float
+) -> web.Response:
+    url = owner.with_path(request.path).with_query(request.query)
+    headers = {FORWARDED_HEADER: str(app.conf.canonical_url)}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        async with app.http_client.request(
+            request.method, url, data=body, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            payload = await response.read()
+            passed_on = {k: v for k, v in response.headers.items() if k in ("Location",)}
+            return view.bytes(
+                payload, content_type=response.content_type, status=response.status,
+                headers=passed_on,
+            )
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise HttpError(
+            503, "the worker that owns this key did not answer",
+            {"owner": str(owner), "reason": str(exc) or type(exc).__name__},
+        ) from None
