@@ -69,15 +69,18 @@ class OrdersApp:
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
 
-    def add_worker(self, data_dir: Path | None = None) -> WorkerProcess:
+    def worker_environment(self, data_dir: Path | None = None) -> dict[str, str]:
         port = free_port()
-        worker = WorkerProcess({
+        return {
             "KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "APP_ID": self.app_id,
             "TOPIC_PREFIX": self.topic_prefix,
             "WEB_PORT": str(port),
             "DATA_DIR": str(data_dir or self.root / f"worker-{port}"),
-        })
+        }
+
+    def add_worker(self, data_dir: Path | None = None) -> WorkerProcess:
+        worker = WorkerProcess(self.worker_environment(data_dir))
         self.workers.append(worker)
         return worker.start().wait_healthy()
 
