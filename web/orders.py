@@ -11,12 +11,12 @@ import asyncio
 import uuid
 
 from faust import web
+from pydantic import TypeAdapter, ValidationError
 
 from app import topics
 from app.main import app
-from models.records import PlaceOrder
+from models.records import Order, PlaceOrder
 from models.requests import NewOrder, OrderId
-from pydantic import TypeAdapter, ValidationError
 from tables.orders import latest_orders, order_placements
 from web.http import HttpError, parse_body, read_body, timeout_seconds
 from web.routing import serve_by_owner
@@ -38,7 +38,7 @@ class OrdersView(web.View):
         except HttpError as error:
             return error.response(self)
 
-    async def _place(self, order, timeout: float) -> web.Response:
+    async def _place(self, order: Order, timeout: float) -> web.Response:
         if order_placements.get(order.id) is not None:
             raise HttpError(409, f"order {order.id} already exists")
         request_id = uuid.uuid4().hex
