@@ -54,11 +54,16 @@ def faust_command(*args: str) -> list[str]:
 class WorkerProcess:
     """One worker. `environment` holds the settings (KAFKA_BOOTSTRAP, WEB_PORT, DATA_DIR, ...)."""
 
-    def __init__(self, environment: Mapping[str, str], *, cwd: Path | None = None) -> None:
+    def __init__(
+        self, environment: Mapping[str, str], *, log_file: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.environment = {**os.environ, **environment}
         self.web_port = int(self.environment.get("WEB_PORT", "6066"))
         self.web_host = self.environment.get("WEB_HOST", "127.0.0.1")
-        self.data_dir = Path(self.environment.get("DATA_DIR", "var")).absolute()
+        data_dir = Path(self.environment.get("DATA_DIR", "var")).absolute()
+        #: Defaults to DATA_DIR/worker.log; elsewhere, the worker must create DATA_DIR itself.
+        self.log_file = log_file or data_dir / "worker.log"
         self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
@@ -66,12 +71,8 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://{self.web_host}:{self.web_port}"
 
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "worker.log"
-
     def start(self) -> WorkerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         level = self.environment.get("LOG_LEVEL", "info")
         self.process = subprocess.Popen(
             faust_command("worker", "-l", level, "-f", str(self.log_file)),

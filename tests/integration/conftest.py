@@ -69,18 +69,17 @@ class OrdersApp:
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
 
-    def worker_environment(self, data_dir: Path | None = None) -> dict[str, str]:
+    def add_worker(
+        self, data_dir: Path | None = None, log_file: Path | None = None
+    ) -> WorkerProcess:
         port = free_port()
-        return {
+        worker = WorkerProcess({
             "KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "APP_ID": self.app_id,
             "TOPIC_PREFIX": self.topic_prefix,
             "WEB_PORT": str(port),
             "DATA_DIR": str(data_dir or self.root / f"worker-{port}"),
-        }
-
-    def add_worker(self, data_dir: Path | None = None) -> WorkerProcess:
-        worker = WorkerProcess(self.worker_environment(data_dir))
+        }, log_file=log_file)
         self.workers.append(worker)
         return worker.start().wait_healthy()
 
