@@ -1,8 +1,8 @@
 """Serving a request on the worker that owns its key.
 
 Faust's `table_route` forwards GETs only (it drops bodies), passes the Host header on, has no
-timeout, and turns an unreachable owner into a 500. This router finds the owner the same way
-(`app.router.key_store`, from the partition assignment) and forwards any method with its body;
+timeout, and turns an unreachable owner into a 500. This router finds the owner from the same
+partition assignment (`app.router.table_metadata`) and forwards any method with its body;
 an owner that cannot be reached answers 503, never a silent wait.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 from typing import Awaitable, Callable
 
 import aiohttp
+from aiokafka.partitioner import DefaultPartitioner
 from faust import web
 from faust.tables import Collection
 from yarl import URL
@@ -21,6 +22,7 @@ from web.http import HttpError
 
 #: Marks a forwarded request: it is served where it lands, so a stale assignment can't loop it.
 FORWARDED_HEADER = "X-Orders-Forwarded-By"
+_partitioner = DefaultPartitioner()
 #: Time a forwarded request may take beyond its own timeout (network, owner's scheduling).
 FORWARD_SLACK_S = 5.0
 
@@ -37,13 +39,28 @@ async def serve_by_owner(
 ) -> web.Response:
     """Run `serve()` here if this worker owns `key` in `table`, else forward to the owner."""
     if FORWARDED_HEADER not in request.headers:
-        try:
-            owner = app.router.key_store(table.name, key)
-        except KeyError:
-            raise HttpError(503, "no worker owns this key yet (the group is rebalancing)") from None
+        owner = owner_of(table, key)
+        if owner is None:
+            raise HttpError(503, "no worker owns this key yet (the group is rebalancing)")
         if not _same_worker(owner, URL(str(app.conf.canonical_url))):
             return await _forward(view, request, owner, body, timeout + FORWARD_SLACK_S)
     return await serve()
+
+
+def owner_of(table: Collection, key: str) -> URL | None:
+    """The worker whose active partitions hold `key` in `table`, per the current assignment.
+
+    The partition is hashed here as the producer hashes keys when it sends (murmur2 over the
+    partition count). Faust's `key_store` asks the producer instead, which fails on a fresh
+    worker that has not yet written to the table's changelog (no metadata for it: a 500).
+    """
+    topic = table.changelog_topic
+    partitions = list(range(topic.partitions or app.conf.topic_partitions))
+    partition = _partitioner(key.encode(), partitions, partitions)
+    for url, assigned in app.router.table_metadata(table.name).items():
+        if partition in assigned.get(topic.get_topic_name(), ()):
+            return URL(url)
+    return None
 
 
 def _same_worker(a: URL, b: URL) -> bool:
