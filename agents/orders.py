@@ -43,7 +43,7 @@ def supersedes(incoming: Order, current: Order | None) -> bool:
 
 @app.agent(topics.order_requests)
 async def place_orders(requests):
-    async for request in decoded(requests, PlaceOrder):
+    async for request in decoded(requests, PlaceOrder.from_bytes):
         order = request.order
         placed_by = order_placements.get(order.id)
         if may_place(placed_by, request.request_id):
@@ -56,7 +56,7 @@ async def place_orders(requests):
 
 @app.agent(topics.orders)
 async def update_latest_orders(orders):
-    async for order in decoded(orders, Order):
+    async for order in decoded(orders, Order.from_bytes):
         current = latest_orders.get(order.id)
         if supersedes(order, current and Order.from_bytes(current)):
             latest_orders[order.id] = order.to_bytes()

@@ -39,6 +39,12 @@ class Settings:
     topic_prefix: str = ""
     #: RocksDB block cache and write buffer per table partition (Faust's default is ~2.5 GiB).
     table_cache_mb: int = 8
+    #: Fraud check: a customer's session total (quantity x price) at or above this fails.
+    fraud_limit: int = 2000
+    #: Fraud check: inactivity (event time) that closes a customer's session.
+    fraud_session_gap_s: int = 3600
+    #: An order not VALIDATED or FAILED this long after it was created ends FAILED (TIMEOUT).
+    order_timeout_s: int = 300
     #: Largest request body the HTTP API reads.
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"

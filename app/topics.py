@@ -1,8 +1,11 @@
 """The topics registry: every topic the app reads or writes, on one screen.
 
 Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`).
-Topics keyed by order id (`order-requests`, `orders`, `order-validations`) are co-partitioned:
-same key, same partition count, so one worker owns an order's whole state.
+Every topic has the same partition count, so topics with the same key are co-partitioned:
+- by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`;
+- by product: `orders-by-product`, `warehouse-inventory`;
+- by customer id: `orders-by-customer`, `customers`.
+One worker owns partition p of every topic, so it holds all the state of the keys hashed there.
 Nobody else calls `app.topic()`.
 """
 
@@ -30,26 +33,37 @@ def _topic(name: str) -> TopicT:
 order_requests = _topic("order-requests")
 #: Order events: CREATED (accepted requests), VALIDATED / FAILED (the validations aggregator).
 orders = _topic("orders")
+#: One result per check and order, written by the three validators.
+order_validations = _topic("order-validations")
+#: Orders re-keyed by customer id (CREATED only), for the fraud check.
+orders_by_customer = _topic("orders-by-customer")
+#: Orders re-keyed by product (CREATED and FAILED), for the inventory check and its compensation.
+orders_by_product = _topic("orders-by-product")
+#: Order ids whose validation deadline has passed, written by the aggregator's timer.
+order_deadlines = _topic("order-deadlines")
 #: Customers by customer id.
 customers = _topic("customers")
 #: Absolute stock level per product (an integer), latest value wins.
 warehouse_inventory = _topic("warehouse-inventory")
 
 
-#: Every input topic's `<topic>-dead-letters`: its records that could not be decoded or processed
+#: Every topic an agent reads.
+INPUTS = [
+    order_requests, orders, order_validations, orders_by_customer, orders_by_product,
+    order_deadlines, customers, warehouse_inventory,
+]
+
+#: Each input topic's `<topic>-dead-letters`: its records that could not be decoded or processed
 #: (original key and bytes; error and source offset in headers).
 DEAD_LETTERS = {
-    topic.get_topic_name(): _topic(f"{name}-dead-letters")
-    for name, topic in [
-        ("order-requests", order_requests),
-        ("orders", orders),
-        ("customers", customers),
-        ("warehouse-inventory", warehouse_inventory),
-    ]
+    topic.get_topic_name(): _topic(
+        f"{topic.get_topic_name().removeprefix(settings.topic_prefix)}-dead-letters"
+    )
+    for topic in INPUTS
 }
 
-#: Every topic the app owns, declared (with its partition count) when a worker starts.
-ALL = [order_requests, orders, customers, warehouse_inventory, *DEAD_LETTERS.values()]
+#: Every topic the app owns, created before a worker subscribes.
+ALL = [*INPUTS, *DEAD_LETTERS.values()]
 
 
 async def create_topics(timeout: float = 30.0) -> None:

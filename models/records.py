@@ -38,6 +38,22 @@ class OrderState(str, Enum):
     SHIPPED = "SHIPPED"
 
 
+class CheckType(str, Enum):
+    INVENTORY_CHECK = "INVENTORY_CHECK"
+    FRAUD_CHECK = "FRAUD_CHECK"
+    ORDER_DETAILS_CHECK = "ORDER_DETAILS_CHECK"
+
+
+class ValidationResult(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+
+
+#: Why an order FAILED without a failing check: it was not complete by its deadline.
+TIMEOUT = "TIMEOUT"
+
+
 class Order(Record):
     id: str
     customer_id: int
@@ -47,11 +63,27 @@ class Order(Record):
     price: float
     #: Event time of the order; the API stamps it when the client does not.
     created_at: datetime | None = None
+    #: On FAILED: the checks that failed (or, on a timeout, did not pass in time).
+    failed_checks: list[CheckType] | None = None
+    #: On FAILED without a failing check: TIMEOUT.
+    reason: str | None = None
 
     @property
     def timestamp(self) -> float | None:
         """Event time in epoch seconds, as Kafka record timestamps want it."""
         return self.created_at.timestamp() if self.created_at else None
+
+    @property
+    def event_time_ms(self) -> int:
+        """Event time in epoch milliseconds (now, for a record that carries none)."""
+        return int((self.created_at or utc_now()).timestamp() * 1000)
+
+
+class OrderValidation(Record):
+    order_id: str
+    check_type: CheckType
+    validation_result: ValidationResult
+    reason: str | None = None
 
 
 class PlaceOrder(Record):

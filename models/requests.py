@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from models.records import Order, OrderState, utc_now
 
@@ -45,3 +45,11 @@ class NewOrder(Order):
     def to_order(self) -> Order:
         """The Order to publish, stamped with the current time if the client gave none."""
         return Order(**self.model_dump(exclude={"created_at"}), created_at=self.created_at or utc_now())
+
+
+class StockLevel(BaseModel):
+    """Body of `PUT /v1/inventory/{product}`: the absolute stock level."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    stock: int = Field(ge=0)

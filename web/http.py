@@ -1,11 +1,12 @@
-"""What every view shares: JSON errors, the `timeout` parameter, bounded request bodies."""
+"""What every view shares: JSON errors, checked path parameters, the `timeout` parameter,
+bounded request bodies."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faust import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.main import settings
 
@@ -24,6 +25,19 @@ class HttpError(Exception):
 
     def response(self, view: web.View) -> web.Response:
         return view.json({"error": self.error, "details": self.details}, status=self.status)
+
+
+class PathParameter:
+    """A path segment of a pydantic type (an order id, a SKU): malformed ones get a 400."""
+
+    def __init__(self, name: str, kind: Any) -> None:
+        self.name, self._adapter = name, TypeAdapter(kind)
+
+    def check(self, value: str) -> str:
+        try:
+            return self._adapter.validate_python(value)
+        except ValidationError:
+            raise HttpError(400, f"malformed {self.name}", {self.name: value}) from None
 
 
 def timeout_seconds(request: web.Request) -> float:

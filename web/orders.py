@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Callable
 
 from faust import web
-from pydantic import TypeAdapter, ValidationError
 
 from app import topics
 from app.main import app
-from models.records import Order, PlaceOrder
+from models.records import Order, OrderState, PlaceOrder
 from models.requests import NewOrder, OrderId
 from tables.orders import latest_orders, order_placements
-from web.http import HttpError, parse_body, read_body, timeout_seconds
+from web.http import HttpError, PathParameter, parse_body, read_body, timeout_seconds
 from web.routing import serve_by_owner
 
-_order_id = TypeAdapter(OrderId)
+ORDER_ID = PathParameter("order id", OrderId)
 
 
 @app.page("/v1/orders")
@@ -67,29 +67,48 @@ class OrdersView(web.View):
 
 @app.page("/v1/orders/{order_id}")
 class OrderView(web.View):
-    async def get(self, request: web.Request, order_id: str) -> web.Response:
-        try:
-            _check_order_id(order_id)
-            timeout = timeout_seconds(request)
-            return await serve_by_owner(
-                self, request, latest_orders, order_id,
-                lambda: self._latest(order_id, timeout), timeout=timeout,
-            )
-        except HttpError as error:
-            return error.response(self)
+    """The latest state of an order, as soon as the order exists."""
 
-    async def _latest(self, order_id: str, timeout: float) -> web.Response:
+    async def get(self, request: web.Request, order_id: str) -> web.Response:
+        return await _wait_for_order(self, request, order_id, lambda order: True, "found")
+
+
+@app.page("/v1/orders/{order_id}/validated")
+class ValidatedOrderView(web.View):
+    """The order once it is VALIDATED or FAILED (with `failedChecks`)."""
+
+    async def get(self, request: web.Request, order_id: str) -> web.Response:
+        return await _wait_for_order(self, request, order_id, is_decided, "validated or failed")
+
+
+def is_decided(order: Order) -> bool:
+    """VALIDATED or FAILED (or any later state)."""
+    return order.state != OrderState.CREATED
+
+
+async def _wait_for_order(
+    view: web.View, request: web.Request, order_id: str, ready: Callable[[Order], bool],
+    awaited: str,
+) -> web.Response:
+    """Long-poll `latest_orders` on the owner of `order_id` until `ready(order)`."""
+
+    async def serve() -> web.Response:
         try:
-            order = await latest_orders.wait_for(order_id, lambda v: v is not None, timeout)
+            order = await latest_orders.wait_for(
+                order_id, lambda raw: raw is not None and ready(Order.from_bytes(raw)), timeout
+            )
         except TimeoutError:
             raise HttpError(
-                504, f"order {order_id} not found within {timeout * 1000:.0f} ms"
+                504, f"order {order_id} not {awaited} within {timeout * 1000:.0f} ms"
             ) from None
-        return self.bytes(order, content_type="application/json")
+        return view.bytes(order, content_type="application/json")
 
-
-def _check_order_id(order_id: str) -> None:
     try:
-        _order_id.validate_python(order_id)
-    except ValidationError:
-        raise HttpError(400, "malformed order id", {"id": order_id}) from None
+        ORDER_ID.check(order_id)
+        timeout = timeout_seconds(request)
+        return await serve_by_owner(
+            view, request, latest_orders, order_id, serve, timeout=timeout
+        )
+    except HttpError as error:
+        return error.response(view)
+

@@ -12,17 +12,16 @@ import asyncio
 from typing import Awaitable, Callable
 
 import aiohttp
-from aiokafka.partitioner import DefaultPartitioner
 from faust import web
 from faust.tables import Collection
 from yarl import URL
 
 from app.main import app
+from app.partitioning import partition_of
 from web.http import HttpError
 
 #: Marks a forwarded request: it is served where it lands, so a stale assignment can't loop it.
 FORWARDED_HEADER = "X-Orders-Forwarded-By"
-_partitioner = DefaultPartitioner()
 #: Time a forwarded request may take beyond its own timeout (network, owner's scheduling).
 FORWARD_SLACK_S = 5.0
 
@@ -55,8 +54,7 @@ def owner_of(table: Collection, key: str) -> URL | None:
     worker that has not yet written to the table's changelog (no metadata for it: a 500).
     """
     topic = table.changelog_topic
-    partitions = list(range(topic.partitions or app.conf.topic_partitions))
-    partition = _partitioner(key.encode(), partitions, partitions)
+    partition = partition_of(key, topic.partitions or app.conf.topic_partitions)
     for url, assigned in app.router.table_metadata(table.name).items():
         if partition in assigned.get(topic.get_topic_name(), ()):
             return URL(url)

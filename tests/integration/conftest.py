@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import LocalBroker, free_port_pair
@@ -87,6 +87,27 @@ class OrdersApp:
         for worker in self.workers:
             worker.stop()
 
+    async def produce(self, name: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """Write one record to one of the app's topics; returns its (partition, offset)."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.kafka.bootstrap, acks="all")
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(self.topic(name), value=value, key=key)
+            return sent.partition, sent.offset
+        finally:
+            await producer.stop()
+
+    async def processed(self, name: str, partition: int, offset: int) -> bool:
+        """Whether the app's consumer group has committed past `offset` of a partition."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.app_id)
+        finally:
+            await admin.close()
+        position = committed.get(TopicPartition(self.topic(name), partition))
+        return position is not None and position.offset > offset
+
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, value) on one of the app's topics, from the beginning to the end."""
         topic = self.topic(name)
@@ -139,6 +160,14 @@ def new_app(kafka, tmp_path):
 async def http():
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         yield session
+
+
+PLACED_FIELDS = ("id", "customerId", "product", "quantity", "price", "createdAt")
+
+
+def placed(order: dict) -> dict:
+    """The fields an order is placed with (its state moves on as the validators answer)."""
+    return {field: order[field] for field in PLACED_FIELDS}
 
 
 def unique(prefix: str = "order") -> str:

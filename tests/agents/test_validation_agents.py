@@ -1,0 +1,145 @@
+import inspect
+import json
+import uuid
+
+from faust.types import TP
+
+from agents.fraud import check_fraud
+from agents.inventory import record_stock_levels, reserve_stock
+from agents import validations
+from agents.validations import (
+    aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders,
+)
+from app.main import app, settings
+from models.records import CheckType, Order, OrderState, OrderValidation, ValidationResult
+from tables.fraud import fraud_sessions
+from tables.inventory import reserved_stock
+from tables.validations import open_orders
+
+
+def order(order_id: str, state=OrderState.CREATED, product="SOCKS", quantity=2, price=3.0,
+          customer_id=1) -> Order:
+    return Order(id=order_id, customer_id=customer_id, state=state, product=product,
+                 quantity=quantity, price=price)
+
+
+def sent_values(mock) -> list[dict]:
+    return [json.loads(call.kwargs["value"]) for call in mock.await_args_list]
+
+
+def unique_product() -> str:
+    return f"P-{uuid.uuid4().hex[:8]}"
+
+
+async def test_a_redelivered_order_reserves_once_and_gets_the_same_answer(sent):
+    product = unique_product()
+    async with record_stock_levels.test_context() as levels:
+        await levels.put(key=product.encode(), value=b"5")
+    async with reserve_stock.test_context() as agent:
+        created = order("r1", product=product).to_bytes()
+        await agent.put(key=product.encode(), value=created)
+        await agent.put(key=product.encode(), value=created)
+    assert reserved_stock[product] == 2
+    answers = [v["validationResult"] for v in sent_values(sent["order-validations"])]
+    assert answers == ["PASS", "PASS"]
+
+
+async def test_a_redelivered_order_is_counted_once_in_its_fraud_session(sent):
+    async with check_fraud.test_context() as agent:
+        first = order("f1", quantity=1, price=1500.0, customer_id=77).to_bytes()
+        await agent.put(key=b"77", value=first)
+        await agent.put(key=b"77", value=first)
+        await agent.put(key=b"77", value=order("f2", quantity=1, price=400.0, customer_id=77).to_bytes())
+    answers = [(v["orderId"], v["validationResult"]) for v in sent_values(sent["order-validations"])]
+    assert answers == [("f1", "PASS"), ("f1", "PASS"), ("f2", "PASS")]
+    assert json.loads(fraud_sessions["77"])["totalCents"] == 190000
+
+
+async def test_a_failed_order_releases_its_reservation_once(sent):
+    product = unique_product()
+    async with record_stock_levels.test_context() as levels:
+        await levels.put(key=product.encode(), value=b"5")
+    async with reserve_stock.test_context() as agent:
+        await agent.put(key=product.encode(), value=order("r2", product=product).to_bytes())
+        failed = order("r2", OrderState.FAILED, product=product).to_bytes()
+        await agent.put(key=product.encode(), value=failed)
+        await agent.put(key=product.encode(), value=failed)
+    assert reserved_stock[product] == 0
+
+
+async def test_a_negative_stock_level_is_a_dead_letter(sent):
+    async with record_stock_levels.test_context() as levels:
+        await levels.put(key=b"SOCKS", value=b"-3")
+        await levels.put(key=b"SOCKS", value=b"lots")
+    errors = [c.kwargs["headers"]["error"] for c in sent["warehouse-inventory-dead-letters"].await_args_list]
+    assert errors == [b"a stock level cannot be negative: -3",
+                      b"invalid literal for int() with base 10: b'lots'"]
+
+
+def validation(order_id: str, check: CheckType, result=ValidationResult.PASS) -> bytes:
+    return OrderValidation(order_id=order_id, check_type=check, validation_result=result).to_bytes()
+
+
+async def test_an_order_is_decided_once_whatever_is_redelivered(sent):
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a1", value=order("a1").to_bytes())
+    async with aggregate_validations.test_context() as agent:
+        for check in CheckType:
+            await agent.put(key=b"a1", value=validation("a1", check))
+        await agent.put(key=b"a1", value=validation("a1", CheckType.FRAUD_CHECK, ValidationResult.FAIL))
+    assert [v["state"] for v in sent_values(sent["orders"])] == ["VALIDATED"]
+
+
+async def test_the_outcome_seen_on_orders_closes_the_order(sent):
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a2", value=order("a2").to_bytes())
+        assert "a2" in open_orders
+    async with aggregate_validations.test_context() as agent:
+        await agent.put(key=b"a2", value=validation("a2", CheckType.INVENTORY_CHECK, ValidationResult.FAIL))
+    [outcome] = sent_values(sent["orders"])
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a2", value=json.dumps(outcome).encode())
+    assert "a2" not in open_orders
+
+
+async def test_a_deadline_fails_an_incomplete_order_with_timeout_once(sent, monkeypatch):
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a3", value=order("a3").to_bytes())
+    async with aggregate_validations.test_context() as agent:
+        await agent.put(key=b"a3", value=validation("a3", CheckType.ORDER_DETAILS_CHECK))
+    async with expire_orders.test_context() as deadlines:
+        await deadlines.put(key=b"a3", value=b"")  # not due yet: ignored
+        later = now_ms() + settings.order_timeout_s * 1000
+        monkeypatch.setattr(validations, "now_ms", lambda: later)
+        await deadlines.put(key=b"a3", value=b"")
+        await deadlines.put(key=b"a3", value=b"")  # a repeated notice: the deadline moved on
+    outcomes = sent_values(sent["orders"])
+    assert [(o["state"], o["reason"], o["failedChecks"]) for o in outcomes] == [
+        ("FAILED", "TIMEOUT", ["INVENTORY_CHECK", "FRAUD_CHECK"])
+    ]
+
+
+async def test_an_outcome_not_seen_on_orders_by_its_deadline_is_published_again(sent, monkeypatch):
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a4", value=order("a4").to_bytes())
+    async with aggregate_validations.test_context() as agent:
+        await agent.put(key=b"a4", value=validation("a4", CheckType.FRAUD_CHECK, ValidationResult.FAIL))
+    period = settings.order_timeout_s * 1000
+    async with expire_orders.test_context() as deadlines:
+        for periods in (1, 2):
+            moment = now_ms() + periods * period + 1000
+            monkeypatch.setattr(validations, "now_ms", lambda: moment)
+            await deadlines.put(key=b"a4", value=b"")
+    outcomes = sent_values(sent["orders"])
+    assert [o["state"] for o in outcomes] == ["FAILED"] * 3
+
+
+async def test_the_timer_announces_each_overdue_deadline_of_its_partitions_once(sent, monkeypatch):
+    changelog = open_orders.changelog_topic.get_topic_name()
+    owned = {TP(changelog, partition) for partition in range(settings.topic_partitions)}
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: owned)
+    open_orders.data["t1"], open_orders.data["t2"] = 0, now_ms() + 60_000  # no stream to write from
+    for _ in range(2):
+        await inspect.unwrap(find_overdue_orders)()  # the timer's body, without its loop
+    announced = [call.kwargs["key"] for call in sent["order-deadlines"].await_args_list]
+    assert announced.count(b"t1") == 1 and b"t2" not in announced

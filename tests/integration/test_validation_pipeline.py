@@ -1,0 +1,182 @@
+"""Every order placed through the API ends VALIDATED or FAILED by the SPEC's rules."""
+
+import asyncio
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.integration.conftest import eventually, unique
+
+
+@pytest.fixture()
+def url(orders_app) -> str:
+    return orders_app.workers[0].url
+
+
+def new_product() -> str:
+    return f"SKU-{unique('')[1:9]}"
+
+
+def new_customer() -> int:
+    return random.randint(10_000, 10_000_000)
+
+
+async def set_stock(http, url, product: str, stock: int) -> None:
+    async with http.put(f"{url}/v1/inventory/{product}", json={"stock": stock}) as response:
+        assert response.status == 200, await response.text()
+    await eventually(lambda: inventory_is(http, url, product, stock=stock))
+
+
+async def inventory(http, url, product: str) -> dict:
+    async with http.get(f"{url}/v1/inventory/{product}") as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def inventory_is(http, url, product: str, **expected) -> bool:
+    levels = await inventory(http, url, product)
+    return all(levels[key] == value for key, value in expected.items())
+
+
+async def place(http, url, *, product, customer=1, quantity=1, price=5.0, created_at=None,
+                order_id=None) -> str:
+    body = {"id": order_id or unique(), "customerId": customer, "product": product,
+            "quantity": quantity, "price": price}
+    if created_at is not None:
+        body["createdAt"] = created_at.isoformat()
+    async with http.post(f"{url}/v1/orders", json=body) as response:
+        assert response.status == 201, await response.text()
+    return body["id"]
+
+
+async def outcome(http, url, order_id: str) -> dict:
+    async with http.get(f"{url}/v1/orders/{order_id}/validated", params={"timeout": 30000}) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+async def states(http, url, order_ids) -> list[tuple[str, list | None]]:
+    results = await asyncio.gather(*(outcome(http, url, i) for i in order_ids))
+    return [(o["state"], o.get("failedChecks")) for o in results]
+
+
+async def test_ten_jumpers_in_stock_validate_ten_orders_and_fail_the_eleventh(http, url):
+    jumpers = new_product()
+    await set_stock(http, url, jumpers, 10)
+    first_ten = [await place(http, url, product=jumpers, customer=new_customer()) for _ in range(10)]
+    assert await states(http, url, first_ten) == [("VALIDATED", None)] * 10
+    eleventh = await place(http, url, product=jumpers, customer=new_customer())
+    assert await states(http, url, [eleventh]) == [("FAILED", ["INVENTORY_CHECK"])]
+    assert await inventory(http, url, jumpers) == {
+        "product": jumpers, "stock": 10, "reserved": 10, "available": 0,
+    }
+
+
+async def test_no_stock_fails_the_order(http, url):
+    empty, never_stocked = new_product(), new_product()
+    await set_stock(http, url, empty, 0)
+    orders = [await place(http, url, product=p) for p in (empty, never_stocked)]
+    assert await states(http, url, orders) == [("FAILED", ["INVENTORY_CHECK"])] * 2
+
+
+async def test_bad_details_fail_the_order(http, url):
+    product = new_product()
+    await set_stock(http, url, product, 100)
+    order_id = await place(http, url, product=product, quantity=0)
+    assert await states(http, url, [order_id]) == [("FAILED", ["ORDER_DETAILS_CHECK"])]
+
+
+async def test_the_fraud_session_fails_once_its_total_reaches_the_limit(http, url):
+    product, customer = new_product(), new_customer()
+    await set_stock(http, url, product, 100)
+    earlier = datetime.now(timezone.utc) - timedelta(hours=3)
+    session = [
+        await place(http, url, product=product, customer=customer, price=price,
+                    created_at=earlier + timedelta(minutes=n))
+        for n, price in enumerate([1000.0, 2000.0, 5.0])
+    ]
+    assert await states(http, url, session) == [
+        ("VALIDATED", None), ("FAILED", ["FRAUD_CHECK"]), ("FAILED", ["FRAUD_CHECK"]),
+    ]
+    # Over an hour later (event time) a new session starts.
+    later = await place(http, url, product=product, customer=customer, price=5.0)
+    assert await states(http, url, [later]) == [("VALIDATED", None)]
+
+
+async def test_a_redelivered_order_changes_nothing(http, url, orders_app):
+    product, customer = new_product(), new_customer()
+    await set_stock(http, url, product, 2)
+    first = await place(http, url, product=product, customer=customer, price=1500.0)
+    assert (await outcome(http, url, first))["state"] == "VALIDATED"
+    [created] = [v for k, v in await orders_app.read_topic("orders")
+                 if k == first.encode() and json.loads(v)["state"] == "CREATED"]
+    await orders_app.produce("orders", first.encode(), created)
+
+    async def answered_twice():  # the redelivery went through fraud and inventory
+        checks = [json.loads(v)["checkType"] for k, v in await orders_app.read_topic("order-validations")
+                  if k == first.encode()]
+        return checks.count("FRAUD_CHECK") == 2 and checks.count("INVENTORY_CHECK") == 2
+
+    await eventually(answered_twice)
+    # Counted twice, 1500 + 1500 + 400 would fail fraud, and 1 + 1 + 1 units would fail stock.
+    second = await place(http, url, product=product, customer=customer, price=400.0)
+    assert await states(http, url, [first, second]) == [("VALIDATED", None)] * 2
+    assert await inventory_is(http, url, product, reserved=2, available=0)
+    terminal = [json.loads(v)["state"] for k, v in await orders_app.read_topic("orders")
+                if k == first.encode() and json.loads(v)["state"] != "CREATED"]
+    assert terminal == ["VALIDATED"]
+
+
+async def test_a_redelivered_failing_validation_changes_nothing(http, url, orders_app):
+    product = new_product()
+    await set_stock(http, url, product, 5)
+    order_id = await place(http, url, product=product)
+    assert (await outcome(http, url, order_id))["state"] == "VALIDATED"
+    late_fail = json.dumps({"orderId": order_id, "checkType": "INVENTORY_CHECK",
+                            "validationResult": "FAIL"}).encode()
+    partition, offset = await orders_app.produce("order-validations", order_id.encode(), late_fail)
+    await eventually(lambda: orders_app.processed("order-validations", partition, offset))
+    assert (await outcome(http, url, order_id))["state"] == "VALIDATED"
+    terminal = [json.loads(v)["state"] for k, v in await orders_app.read_topic("orders")
+                if k == order_id.encode() and json.loads(v)["state"] != "CREATED"]
+    assert terminal == ["VALIDATED"]
+
+
+async def test_a_failed_order_gives_its_stock_back(http, url):
+    product = new_product()
+    await set_stock(http, url, product, 1)
+    # Passes the inventory check (and reserves the unit), fails the details check.
+    doomed = await place(http, url, product=product, customer=0)
+    assert await states(http, url, [doomed]) == [("FAILED", ["ORDER_DETAILS_CHECK"])]
+    await eventually(lambda: inventory_is(http, url, product, reserved=0, available=1))
+    later = await place(http, url, product=product, customer=new_customer())
+    assert await states(http, url, [later]) == [("VALIDATED", None)]
+
+
+async def test_waiting_for_an_outcome_times_out_with_a_json_504(http, url):
+    async with http.get(f"{url}/v1/orders/{unique()}/validated", params={"timeout": 200}) as r:
+        assert r.status == 504
+        assert "not validated or failed within 200 ms" in (await r.json())["error"]
+
+
+@pytest.mark.parametrize("body", [{"stock": -1}, {"stock": "5"}, {"stock": 1.5}, {}, {"stok": 1}])
+async def test_a_malformed_stock_level_gets_400(http, url, body):
+    async with http.put(f"{url}/v1/inventory/{new_product()}", json=body) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "malformed request body"
+
+
+async def test_inventory_of_an_unknown_product_is_zero(http, url):
+    product = new_product()
+    assert await inventory(http, url, product) == {
+        "product": product, "stock": 0, "reserved": 0, "available": 0,
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+async def test_a_malformed_product_in_the_path_gets_400(http, url, method):
+    async with http.request(method, f"{url}/v1/inventory/{'S' * 40}", json={"stock": 1}) as r:
+        assert r.status == 400
+        assert await r.json() == {"error": "malformed product", "details": {"product": "S" * 40}}

@@ -1,0 +1,181 @@
+"""The rules of the three validators and the aggregator, with the reference's cases."""
+
+import pytest
+
+from agents.fraud import amount_cents, assess_fraud
+from agents.inventory import check_stock, release, reserve
+from agents.order_details import check_order_details
+from agents.validations import conclude, overdue_orders, with_result
+from app.partitioning import partition_of
+from models.records import (
+    TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult,
+)
+from models.state import ValidationProgress
+
+PASS, FAIL, ERROR = ValidationResult.PASS, ValidationResult.FAIL, ValidationResult.ERROR
+DETAILS, FRAUD, INVENTORY = (
+    CheckType.ORDER_DETAILS_CHECK, CheckType.FRAUD_CHECK, CheckType.INVENTORY_CHECK,
+)
+HOUR_MS = 3600 * 1000
+
+
+def order(order_id="o1", customer_id=1, product="JUMPERS", quantity=1, price=10.0) -> Order:
+    return Order(id=order_id, customer_id=customer_id, state=OrderState.CREATED,
+                 product=product, quantity=quantity, price=price)
+
+
+# Order details -------------------------------------------------------------------------------
+
+def test_a_well_formed_order_passes_the_details_check():
+    assert check_order_details(order()) == PASS
+
+
+@pytest.mark.parametrize(
+    "changes", [{"quantity": 0}, {"price": 0.0}, {"price": -5.0}, {"product": ""},
+                {"customer_id": 0}],
+)
+def test_details_fail_on_quantity_price_product_or_customer(changes):
+    assert check_order_details(order(**changes)) == FAIL
+
+
+# Fraud ---------------------------------------------------------------------------------------
+
+def run_fraud(amounts, *, start_ms=0, step_ms=1000, limit=2000, gap_ms=HOUR_MS):
+    session, results = None, []
+    for n, amount in enumerate(amounts):
+        session, result = assess_fraud(
+            session, round(amount * 100), start_ms + n * step_ms,
+            limit_cents=limit * 100, gap_ms=gap_ms,
+        )
+        results.append(result)
+    return session, results
+
+
+@pytest.mark.parametrize(
+    "amounts, expected",
+    [
+        ([15, 90], [PASS, PASS]),                      # customer 0
+        ([75, 150, 3900], [PASS, PASS, FAIL]),          # customer 1
+        ([1000, 2000, 5], [PASS, FAIL, FAIL]),          # customer 2: a failed session stays failed
+    ],
+)
+def test_fraud_matches_the_reference_cases(amounts, expected):
+    assert run_fraud(amounts)[1] == expected
+
+
+def test_fraud_fails_when_session_total_reaches_limit_exactly():
+    assert run_fraud([1999.99])[1] == [PASS]
+    assert run_fraud([1999.99, 0.01])[1] == [PASS, FAIL]
+
+
+def test_money_is_counted_in_cents_without_float_drift():
+    assert amount_cents(order(quantity=3, price=0.1)) == 30
+    assert amount_cents(order(quantity=7, price=285.71)) == 199997
+
+
+def test_a_new_session_starts_after_an_hour_of_inactivity():
+    assert run_fraud([1500, 1500], step_ms=HOUR_MS + 1)[1] == [PASS, PASS]
+    assert run_fraud([1500, 1500], step_ms=HOUR_MS)[1] == [PASS, FAIL]
+
+
+def test_an_order_late_in_event_time_counts_in_the_current_session():
+    session, _ = run_fraud([1500], start_ms=5 * HOUR_MS)
+    later, result = assess_fraud(session, 60000, 0, limit_cents=200000, gap_ms=HOUR_MS)
+    assert (later.total_cents, later.last_event_ms, result) == (210000, 5 * HOUR_MS, FAIL)
+
+
+# Inventory -----------------------------------------------------------------------------------
+
+def test_inventory_matches_the_reference_case():
+    stock = {"UNDERPANTS": 75, "JUMPERS": 1}
+    reserved = {"UNDERPANTS": 0, "JUMPERS": 0}
+    results = []
+    for product, quantity in [("UNDERPANTS", 3), ("JUMPERS", 1), ("JUMPERS", 1)]:
+        check = reserve(order(product=product, quantity=quantity), stock[product], reserved[product])
+        reserved[product] += check.reserved
+        results.append(check.result)
+    assert results == [PASS, PASS, FAIL]
+    assert reserved == {"UNDERPANTS": 3, "JUMPERS": 1}
+
+
+def test_a_product_without_stock_fails():
+    assert check_stock(quantity=1, stock=0, reserved=0) == FAIL
+
+
+def test_a_quantity_below_one_never_reserves():
+    assert check_stock(quantity=0, stock=10, reserved=0) == FAIL
+    assert reserve(order(quantity=-5), 10, 0).reserved == 0
+
+
+def test_releasing_keeps_the_answer_and_marks_the_hold_returned():
+    check = reserve(order(quantity=2), 10, 0)
+    assert release(check, "JUMPERS").model_dump() == {**check.model_dump(), "released": True}
+
+
+def test_an_order_failed_before_its_check_is_recorded_as_failed_and_released():
+    released = release(None, "JUMPERS")
+    assert (released.result, released.reserved, released.released) == (FAIL, 0, True)
+
+
+# Aggregator ----------------------------------------------------------------------------------
+
+def progress_with(*results):
+    progress = ValidationProgress(order=order())
+    for check, result in results:
+        progress = with_result(
+            progress, OrderValidation(order_id="o1", check_type=check, validation_result=result)
+        )
+    return progress
+
+
+def test_three_passes_validate_the_order():
+    outcome = conclude(progress_with((DETAILS, PASS), (FRAUD, PASS), (INVENTORY, PASS)))
+    assert outcome.state == OrderState.VALIDATED
+    assert outcome.failed_checks is None
+
+
+def test_one_failure_fails_the_order_naming_the_check():
+    outcome = conclude(progress_with((DETAILS, PASS), (FRAUD, FAIL), (INVENTORY, PASS)))
+    assert (outcome.state, outcome.failed_checks) == (OrderState.FAILED, [FRAUD])
+
+
+def test_a_failure_fails_the_order_at_once():
+    outcome = conclude(progress_with((INVENTORY, ERROR)))
+    assert (outcome.state, outcome.failed_checks) == (OrderState.FAILED, [INVENTORY])
+
+
+def test_a_duplicated_pass_is_not_a_second_check():
+    assert conclude(progress_with((DETAILS, PASS), (DETAILS, PASS), (FRAUD, PASS))) is None
+
+
+def test_the_first_result_of_a_check_counts():
+    progress = progress_with((DETAILS, PASS), (DETAILS, FAIL), (FRAUD, PASS), (INVENTORY, PASS))
+    assert conclude(progress).state == OrderState.VALIDATED
+
+
+def test_an_overdue_order_fails_with_timeout_naming_the_missing_checks():
+    outcome = conclude(progress_with((DETAILS, PASS)), overdue=True)
+    assert (outcome.state, outcome.reason) == (OrderState.FAILED, TIMEOUT)
+    assert outcome.failed_checks == [INVENTORY, FRAUD]  # in CheckType order
+
+
+def test_a_decided_order_is_never_decided_again():
+    progress = progress_with((DETAILS, PASS), (FRAUD, PASS), (INVENTORY, PASS))
+    decided = progress.model_copy(update={"outcome": conclude(progress)})
+    assert conclude(decided, overdue=True) is None
+
+
+def test_results_for_an_unknown_order_wait_for_it():
+    progress = progress_with((DETAILS, FAIL)).model_copy(update={"order": None})
+    assert conclude(progress, overdue=True) is None
+
+
+def test_only_overdue_orders_of_owned_partitions_are_expired():
+    ids = [f"t{n}" for n in range(40)]
+    owned = {partition_of(ids[0], 4)}
+    deadlines = [(order_id, 1_000 if n % 2 == 0 else 3_000) for n, order_id in enumerate(ids)]
+    expired = overdue_orders(deadlines, now=2_000, owned=owned, partitions=4)
+    assert expired == {
+        i: 1_000 for n, i in enumerate(ids) if n % 2 == 0 and partition_of(i, 4) in owned
+    }
+    assert expired  # the case is not empty

@@ -1,0 +1,52 @@
+"""`PUT /v1/inventory/{product}` sets a stock level; `GET` tells stock, reserved and available."""
+
+from __future__ import annotations
+
+import asyncio
+
+from faust import web
+
+from app import topics
+from app.main import app
+from models.requests import Sku, StockLevel
+from tables.inventory import reserved_stock, stock_levels
+from web.http import HttpError, PathParameter, parse_body, read_body, timeout_seconds
+from web.routing import serve_by_owner
+
+PRODUCT = PathParameter("product", Sku)
+
+
+@app.page("/v1/inventory/{product}")
+class InventoryView(web.View):
+    async def put(self, request: web.Request, product: str) -> web.Response:
+        """Publish the level to `warehouse-inventory`; 200 once the broker acknowledged it."""
+        try:
+            PRODUCT.check(product)
+            level = parse_body(StockLevel, await read_body(request))
+            timeout = timeout_seconds(request)
+            acked = await topics.warehouse_inventory.send(
+                key=product.encode(), value=str(level.stock).encode()
+            )
+            await asyncio.wait_for(asyncio.shield(acked), timeout)
+        except asyncio.TimeoutError:
+            error = HttpError(504, f"the broker did not acknowledge within {timeout * 1000:.0f} ms")
+            return error.response(self)
+        except HttpError as error:
+            return error.response(self)
+        return self.json({"product": product, "stock": level.stock})
+
+    async def get(self, request: web.Request, product: str) -> web.Response:
+        try:
+            PRODUCT.check(product)
+            return await serve_by_owner(
+                self, request, stock_levels, product, lambda: self._levels(product), timeout=0
+            )
+        except HttpError as error:
+            return error.response(self)
+
+    async def _levels(self, product: str) -> web.Response:
+        stock, reserved = stock_levels.get(product, 0), reserved_stock.get(product, 0)
+        return self.json(
+            {"product": product, "stock": stock, "reserved": reserved, "available": stock - reserved}
+        )
+
