@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker test clean
+.PHONY: install broker-jars run worker trace test clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ worker: export WEB_PORT ?= 6067
 worker: export DATA_DIR ?= var/worker-$(WEB_PORT)
 worker: install
 	$(VENV)/bin/faust -A app worker -l info
+
+## trace: an order's records on the order-keyed topics (`make trace ORDER=order-1`)
+trace: install
+	$(VENV)/bin/faust -A app trace $(ORDER)
 
 ## test: every test, the ones against the real broker included
 test: broker-jars

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from faust.cli import argument
+
 from app import topics
 from app.demo import DEMO_CUSTOMERS, DEMO_STOCK
-from app.main import app
+from app.main import app, settings
+from app.trace import trace_order
 
 
 @app.command()
@@ -17,3 +20,10 @@ async def seed_demo() -> None:
         await topics.customers.send(key=str(customer.id).encode(), value=customer.to_bytes())
     await app.producer.flush()
     print(f"seeded stock for {', '.join(DEMO_STOCK)} and {len(DEMO_CUSTOMERS)} customers")
+
+
+@app.command(argument("order_id"))
+async def trace(self, order_id: str) -> None:
+    """Print an order's records on the topics keyed by order id: command, events, validations."""
+    lines = await trace_order(settings, order_id)
+    print("\n".join(lines) if lines else f"no records for order {order_id}")

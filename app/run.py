@@ -50,7 +50,9 @@ The orders API is at {url}. Try:
 
   curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json' \\
        -d '{order}'
-  curl -i {url}/v1/orders/order-1
+  curl -i {url}/v1/orders/order-1/validated
+  curl -i {url}/v1/inventory/JUMPERS
+  make trace ORDER=order-1
 
 Ctrl-C stops the worker and the broker.
 """

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import LocalBroker, free_port_pair
 from app.processes import WorkerProcess
 from app.settings import Settings
+from app.trace import read_partitions
 
 
 def pytest_collection_modifyitems(items):
@@ -118,19 +119,8 @@ class OrdersApp:
         finally:
             await admin.close()
         partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            records = []
-            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-                batches = await consumer.getmany(*partitions, timeout_ms=1000)
-                records += [(r.key, r.value) for batch in batches.values() for r in batch]
-            return records
-        finally:
-            await consumer.stop()
+        records = await read_partitions(self.kafka.bootstrap, partitions)
+        return [(record.key, record.value) for record in records]
 
 
 @pytest.fixture(scope="module")

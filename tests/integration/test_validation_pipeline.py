@@ -3,10 +3,12 @@
 import asyncio
 import json
 import random
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.processes import faust_command
 from tests.integration.conftest import eventually, unique
 
 
@@ -180,3 +182,22 @@ async def test_a_malformed_product_in_the_path_gets_400(http, url, method):
     async with http.request(method, f"{url}/v1/inventory/{'S' * 40}", json={"stock": 1}) as r:
         assert r.status == 400
         assert await r.json() == {"error": "malformed product", "details": {"product": "S" * 40}}
+
+
+async def test_trace_shows_an_order_move_through_the_system(http, url, orders_app):
+    product = new_product()
+    await set_stock(http, url, product, 5)
+    order_id = await place(http, url, product=product, quantity=2)
+    assert (await outcome(http, url, order_id))["state"] == "VALIDATED"
+    traced = await asyncio.to_thread(
+        subprocess.run, faust_command("trace", order_id), env=orders_app.workers[0].environment,
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    # Each line: time, topic, partition@offset, what the record says.
+    lines = [line.split(maxsplit=3) for line in traced.stdout.splitlines()]
+    topics = [topic for _, topic, _, _ in lines]
+    said = [text for _, _, _, text in lines]
+    assert topics == ["order-requests", "orders", "orders", *["order-validations"] * 3]
+    assert said[0].startswith(f"place 2 x {product} (request ")
+    assert said[1:3] == ["CREATED", "VALIDATED"]
+    assert sorted(said[3:]) == ["FRAUD_CHECK PASS", "INVENTORY_CHECK PASS", "ORDER_DETAILS_CHECK PASS"]

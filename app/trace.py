@@ -1,0 +1,81 @@
+"""`faust -A app trace ORDER_ID`: an order's records on the topics keyed by order id, in order.
+
+Those topics are co-partitioned, so one partition of each holds everything about the order: the
+command that placed it, its events, the three validations and any deadline notice. The trace reads
+only that partition of each, from the beginning to the end.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from app import topics
+from app.partitioning import partition_of
+from app.settings import Settings
+
+#: The order-keyed topics, in the order an order passes through them.
+ORDER_TOPICS = [topics.order_requests, topics.orders, topics.order_validations, topics.order_deadlines]
+
+
+async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> list[ConsumerRecord]:
+    """Every record of `partitions`, from the beginning to the end they have now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        # Positions, not offsets of records seen: compaction and transaction markers leave gaps.
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batches = await consumer.getmany(*partitions, timeout_ms=1000)
+            records += [record for batch in batches.values() for record in batch]
+        return records
+    finally:
+        await consumer.stop()
+
+
+def describe(topic: str, value: bytes) -> str:
+    """One line about a record of an order-keyed topic (`topic` without the prefix)."""
+    try:
+        record = json.loads(value) if value else {}
+    except ValueError:
+        return f"undecodable ({len(value)} bytes)"
+    if topic == "order-requests":
+        order = record.get("order", {})
+        return f"place {order.get('quantity')} x {order.get('product')} (request {record.get('requestId')})"
+    if topic == "orders":
+        details = [f"failedChecks={','.join(record['failedChecks'])}"] if record.get("failedChecks") else []
+        details += [f"reason={record['reason']}"] if record.get("reason") else []
+        return " ".join([str(record.get("state")), *details])
+    if topic == "order-validations":
+        return f"{record.get('checkType')} {record.get('validationResult')}"
+    return "deadline passed"
+
+
+async def trace_order(settings: Settings, order_id: str) -> list[str]:
+    partition = partition_of(order_id, settings.topic_partitions)
+    names = {topic.get_topic_name(): topic.get_topic_name().removeprefix(settings.topic_prefix)
+             for topic in ORDER_TOPICS}
+    records = await read_partitions(
+        settings.bootstrap_servers, [TopicPartition(name, partition) for name in names]
+    )
+    key = order_id.encode()
+    order = list(names)
+    mine = sorted(
+        (record for record in records if record.key == key),
+        key=lambda record: (order.index(record.topic), record.offset),
+    )
+    return [
+        f"{_time(record.timestamp)}  {names[record.topic]:<18} {partition}@{record.offset:<8} "
+        f"{describe(names[record.topic], record.value)}"
+        for record in mine
+    ]
+
+
+def _time(timestamp_ms: int) -> str:
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
