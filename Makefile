@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker trace test clean
+.PHONY: install broker-jars run worker trace mailbox test clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ worker: install
 ## trace: an order's records on the order-keyed topics (`make trace ORDER=order-1`)
 trace: install
 	$(VENV)/bin/faust -A app trace $(ORDER)
+
+## mailbox: a local SMTP server that prints every email it gets (for `SMTP_HOST=127.0.0.1 SMTP_PORT=8025 make run`)
+mailbox: install
+	$(PY) -m aiosmtpd -n -l 127.0.0.1:$(or $(SMTP_PORT),8025)
 
 ## test: every test, the ones against the real broker included
 test: broker-jars

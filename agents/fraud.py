@@ -6,7 +6,8 @@ order fails, and so does every later order of that session. Faust has no session
 session is a plain table entry, (total, last event time), and each order's answer is kept beside
 it, so a redelivered order gets its first answer again and is not counted twice.
 
-Consumes: orders (CREATED), re-keyed by customer id to orders-by-customer.
+Consumes: orders (CREATED), re-keyed by customer id to orders-by-customer (with every state,
+          for routing by level).
 Produces: order-validations (FRAUD_CHECK).
 Keeps: fraud_sessions (customer id -> FraudSession), fraud_checks (order id -> result).
 """
@@ -39,17 +40,18 @@ def assess_fraud(
 
 @app.agent(topics.orders)
 async def key_orders_by_customer(orders):
+    """Every order event, by customer: the fraud check reads CREATED, routing by level all."""
     async for order in decoded(orders, Order.from_bytes):
-        if order.state == OrderState.CREATED:
-            await topics.orders_by_customer.send(
-                key=str(order.customer_id).encode(), value=order.to_bytes(),
-                timestamp=order.timestamp,
-            )
+        await topics.orders_by_customer.send(
+            key=str(order.customer_id).encode(), value=order.to_bytes(), timestamp=order.timestamp
+        )
 
 
 @app.agent(topics.orders_by_customer)
 async def check_fraud(orders):
     async for order in decoded(orders, Order.from_bytes):
+        if order.state != OrderState.CREATED:
+            continue
         answered = fraud_checks.get(order.id)
         if answered is not None:
             result = ValidationResult(answered)

@@ -17,11 +17,10 @@ Keeps: validation_progress (order id -> ValidationProgress), open_orders (order 
 from __future__ import annotations
 
 import time
-from typing import Iterable
 
 from app import topics
 from app.main import app, settings
-from app.partitioning import partition_of
+from app.deadlines import DeadlineAnnouncer
 from app.streams import decoded, decoded_items
 from models.records import TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult
 from models.state import ValidationProgress
@@ -131,29 +130,9 @@ async def expire_orders(deadlines):
             await _settle(order_id, progress, overdue=True)
 
 
-def overdue_orders(
-    deadlines: Iterable[tuple[str, int]], now: int, owned: set[int], partitions: int
-) -> dict[str, int]:
-    """Open orders past their deadline in the partitions this worker owns (not its standbys)."""
-    return {
-        order_id: deadline for order_id, deadline in deadlines
-        if deadline <= now and partition_of(order_id, partitions) in owned
-    }
-
-
-#: The overdue deadlines this worker has announced: a busy `expire_orders` gets each one once,
-#: not once a second.
-_announced: dict[str, int] = {}
+overdue_orders = DeadlineAnnouncer(open_orders, topics.order_deadlines)
 
 
 @app.timer(interval=1.0)
 async def find_overdue_orders() -> None:
-    changelog = open_orders.changelog_topic
-    name, partitions = changelog.get_topic_name(), changelog.partitions or settings.topic_partitions
-    owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
-    overdue = overdue_orders(list(open_orders.items()), now_ms(), owned, partitions)
-    for order_id, deadline in overdue.items():
-        if _announced.get(order_id) != deadline:
-            await topics.order_deadlines.send(key=order_id.encode(), value=b"")
-    _announced.clear()
-    _announced.update(overdue)
+    await overdue_orders.announce(lambda partition: now_ms())

@@ -28,7 +28,7 @@ def main() -> int:
         print(f"Starting a worker on {worker.url} (log: {worker.log_file})")
         worker.wait_healthy()
         subprocess.run(faust_command("seed-demo"), env=worker.environment, check=True)
-        print(_banner(worker.url))
+        print(_banner(worker.url, settings))
         return worker.process.wait()
     except KeyboardInterrupt:
         return 0
@@ -40,10 +40,15 @@ def main() -> int:
             broker.stop()
 
 
-def _banner(url: str) -> str:
+def _banner(url: str, settings: Settings) -> str:
     order = (
         '{"id":"order-1","customerId":1,"state":"CREATED",'
         '"product":"JUMPERS","quantity":1,"price":25.0}'
+    )
+    payment = '{"id":"payment-1","orderId":"order-1","ccy":"EUR","amount":25.0}'
+    smtp = (
+        f"SMTP server {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
+        else "no SMTP server (set SMTP_HOST, or see `make mailbox`): recorded on `emails` only"
     )
     return f"""
 The orders API is at {url}. Try:
@@ -52,8 +57,11 @@ The orders API is at {url}. Try:
        -d '{order}'
   curl -i {url}/v1/orders/order-1/validated
   curl -i {url}/v1/inventory/JUMPERS
+  curl -i -X POST {url}/v1/payments -H 'Content-Type: application/json' \\
+       -d '{payment}'
   make trace ORDER=order-1
 
+Emails: {smtp}.
 Ctrl-C stops the worker and the broker.
 """
 

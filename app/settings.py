@@ -45,6 +45,17 @@ class Settings:
     fraud_session_gap_s: int = 3600
     #: An order not VALIDATED or FAILED this long after it was created ends FAILED (TIMEOUT).
     order_timeout_s: int = 300
+    #: Email join: an order and its payment match when at most this far apart in event time.
+    email_join_window_s: int = 60
+    #: Email join: how late (in event time) a payment or order may arrive; then the entry expires.
+    email_join_grace_s: int = 60
+    #: SMTP server of the email service. Unset: no SMTP; each email is still recorded on `emails`.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "orders@localhost"
+    #: Log in to the SMTP server when set.
+    smtp_username: str | None = None
+    smtp_password: str | None = None
     #: Largest request body the HTTP API reads.
     max_body_bytes: int = 64 * 1024
     log_level: str = "info"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import AsyncIterator, Callable, TypeVar
 
-from faust import EventT, StreamT
+from faust import EventT, StreamT, current_event
 from pydantic import ValidationError
 
 from app import topics
@@ -39,6 +39,11 @@ async def decoded_items(
             await send_to_dead_letters(event, _describe(exc))
             continue
         yield key, value
+
+
+def current_partition() -> int:
+    """The partition of the event the calling agent is processing."""
+    return current_event().message.partition
 
 
 async def send_to_dead_letters(event: EventT, error: str) -> None:

@@ -2,9 +2,10 @@
 
 Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`).
 Every topic has the same partition count, so topics with the same key are co-partitioned:
-- by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`;
+- by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`,
+  `payments-by-order`, `email-join-expiries`;
 - by product: `orders-by-product`, `warehouse-inventory`;
-- by customer id: `orders-by-customer`, `customers`.
+- by customer id: `orders-by-customer`, `customers`, `paid-orders-by-customer`.
 One worker owns partition p of every topic, so it holds all the state of the keys hashed there.
 Nobody else calls `app.topic()`.
 """
@@ -17,14 +18,20 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust import TopicT
 
 from app.main import app, settings
+from models.records import CUSTOMER_LEVELS
 
 
-def _topic(name: str) -> TopicT:
+#: For topics where only the latest value per key matters.
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+def _topic(name: str, *, partitions: int | None = None, config: dict | None = None) -> TopicT:
     return app.topic(
         settings.topic_prefix + name,
         key_type=bytes,
         value_type=bytes,
-        partitions=settings.topic_partitions,
+        partitions=partitions or settings.topic_partitions,
+        config=config,
     )
 
 
@@ -35,22 +42,39 @@ order_requests = _topic("order-requests")
 orders = _topic("orders")
 #: One result per check and order, written by the three validators.
 order_validations = _topic("order-validations")
-#: Orders re-keyed by customer id (CREATED only), for the fraud check.
+#: Order events re-keyed by customer id, for the fraud check (CREATED) and routing by level.
 orders_by_customer = _topic("orders-by-customer")
 #: Orders re-keyed by product (CREATED and FAILED), for the inventory check and its compensation.
 orders_by_product = _topic("orders-by-product")
 #: Order ids whose validation deadline has passed, written by the aggregator's timer.
 order_deadlines = _topic("order-deadlines")
-#: Customers by customer id.
-customers = _topic("customers")
+#: Customers by customer id: from the SQL loader and `PUT /v1/customers/{id}`.
+customers = _topic("customers", config=COMPACTED)
 #: Absolute stock level per product (an integer), latest value wins.
-warehouse_inventory = _topic("warehouse-inventory")
+warehouse_inventory = _topic("warehouse-inventory", config=COMPACTED)
+#: Payments by payment id, written by `POST /v1/payments`.
+payments = _topic("payments")
+#: Payments re-keyed by order id, to meet their order in the email join.
+payments_by_order = _topic("payments-by-order")
+#: Email join entries whose window has closed in event time, written by the join's timer.
+email_join_expiries = _topic("email-join-expiries")
+#: The join's matches (PaidOrder) re-keyed by customer id, to meet their customer.
+paid_orders_by_customer = _topic("paid-orders-by-customer")
+#: One Email per order: what the email service sent, when, to whom.
+emails = _topic("emails")
+#: OrderEnriched events by order id, one topic per customer level (`platinum`, ...).
+levels = {level: _topic(level) for level in CUSTOMER_LEVELS}
+#: The SQL customer loader's checkpoint per source database (the last row it published).
+customer_loader_checkpoints = _topic(
+    "customer-loader-checkpoints", partitions=1, config=COMPACTED
+)
 
 
 #: Every topic an agent reads.
 INPUTS = [
     order_requests, orders, order_validations, orders_by_customer, orders_by_product,
-    order_deadlines, customers, warehouse_inventory,
+    order_deadlines, customers, warehouse_inventory, payments, payments_by_order,
+    email_join_expiries, paid_orders_by_customer,
 ]
 
 #: Each input topic's `<topic>-dead-letters`: its records that could not be decoded or processed
@@ -63,7 +87,9 @@ DEAD_LETTERS = {
 }
 
 #: Every topic the app owns, created before a worker subscribes.
-ALL = [*INPUTS, *DEAD_LETTERS.values()]
+ALL = [
+    *INPUTS, *DEAD_LETTERS.values(), emails, *levels.values(), customer_loader_checkpoints,
+]
 
 
 async def create_topics(timeout: float = 30.0) -> None:
@@ -79,7 +105,11 @@ async def create_topics(timeout: float = 30.0) -> None:
         missing = wanted.keys() - set(await admin.list_topics())
         if missing:
             await admin.create_topics(
-                [NewTopic(name, wanted[name].partitions, replication_factor=1) for name in missing]
+                [
+                    NewTopic(name, wanted[name].partitions, replication_factor=1,
+                             topic_configs=wanted[name].config or {})
+                    for name in missing
+                ]
             )
         deadline = asyncio.get_running_loop().time() + timeout
         while missing := wanted.keys() - set(await admin.list_topics()):

@@ -1,8 +1,8 @@
 """`faust -A app trace ORDER_ID`: an order's records on the topics keyed by order id, in order.
 
 Those topics are co-partitioned, so one partition of each holds everything about the order: the
-command that placed it, its events, the three validations and any deadline notice. The trace reads
-only that partition of each, from the beginning to the end.
+command that placed it, its events, the three validations, any deadline notice, its payments and
+its email. The trace reads only that partition of each, from the beginning to the end.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from app.partitioning import partition_of
 from app.settings import Settings
 
 #: The order-keyed topics, in the order an order passes through them.
-ORDER_TOPICS = [topics.order_requests, topics.orders, topics.order_validations, topics.order_deadlines]
+ORDER_TOPICS = [
+    topics.order_requests, topics.orders, topics.order_validations, topics.order_deadlines,
+    topics.payments_by_order, topics.emails, topics.email_join_expiries,
+]
 
 
 async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> list[ConsumerRecord]:
@@ -53,6 +56,12 @@ def describe(topic: str, value: bytes) -> str:
         return " ".join([str(record.get("state")), *details])
     if topic == "order-validations":
         return f"{record.get('checkType')} {record.get('validationResult')}"
+    if topic == "payments-by-order":
+        return f"payment {record.get('id')}: {record.get('amount')} {record.get('ccy')}"
+    if topic == "emails":
+        return f"email to {record.get('to')} (delivered by {record.get('deliveredBy')})"
+    if topic == "email-join-expiries":
+        return "email join window closed"
     return "deadline passed"
 
 

@@ -54,19 +54,10 @@ class ValidationResult(str, Enum):
 TIMEOUT = "TIMEOUT"
 
 
-class Order(Record):
-    id: str
-    customer_id: int
-    state: OrderState
-    product: str
-    quantity: int
-    price: float
-    #: Event time of the order; the API stamps it when the client does not.
+class TimedRecord(Record):
+    """A record with an event time: the API stamps `createdAt` when the client does not."""
+
     created_at: datetime | None = None
-    #: On FAILED: the checks that failed (or, on a timeout, did not pass in time).
-    failed_checks: list[CheckType] | None = None
-    #: On FAILED without a failing check: TIMEOUT.
-    reason: str | None = None
 
     @property
     def timestamp(self) -> float | None:
@@ -77,6 +68,19 @@ class Order(Record):
     def event_time_ms(self) -> int:
         """Event time in epoch milliseconds (now, for a record that carries none)."""
         return int((self.created_at or utc_now()).timestamp() * 1000)
+
+
+class Order(TimedRecord):
+    id: str
+    customer_id: int
+    state: OrderState
+    product: str
+    quantity: int
+    price: float
+    #: On FAILED: the checks that failed (or, on a timeout, did not pass in time).
+    failed_checks: list[CheckType] | None = None
+    #: On FAILED without a failing check: TIMEOUT.
+    reason: str | None = None
 
 
 class OrderValidation(Record):
@@ -96,6 +100,17 @@ class PlaceOrder(Record):
     order: Order
 
 
+class Payment(TimedRecord):
+    id: str
+    order_id: str
+    ccy: str
+    amount: float
+
+
+#: The levels the email service routes to, each a topic of its own.
+CUSTOMER_LEVELS = ("platinum", "gold", "silver", "bronze")
+
+
 class Customer(Record):
     id: int
     first_name: str
@@ -103,6 +118,35 @@ class Customer(Record):
     email: str
     address: str
     level: str = "bronze"
+
+
+class OrderEnriched(Record):
+    """An order event with its customer's level, on the topic named after that level."""
+
+    id: str
+    customer_id: int
+    customer_level: str
+
+
+class PaidOrder(Record):
+    """The email join's match: a VALIDATED order and its payment, at most a window apart."""
+
+    order: Order
+    payment: Payment
+
+
+class Email(Record):
+    """What the email service sent for an order, when, and to whom."""
+
+    order_id: str
+    customer_id: int
+    to: str
+    subject: str
+    body: str
+    sent_at: datetime
+    #: "smtp": an SMTP server took it; "refused": the server refused it for good (a bad address);
+    #: "none": no SMTP_HOST is set, so it is only recorded.
+    delivered_by: str
 
 
 def utc_now() -> datetime:

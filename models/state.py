@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.records import CheckType, Order, OrderState, Record, ValidationResult
+from models.records import (
+    CheckType, Order, OrderState, PaidOrder, Payment, Record, ValidationResult,
+)
 
 
 class FraudSession(Record):
@@ -35,3 +37,20 @@ class ValidationProgress(Record):
     @property
     def decided(self) -> OrderState | None:
         return self.outcome.state if self.outcome else None
+
+
+class EmailJoin(Record):
+    """The email join's entry for one order: whichever of order and payment came first waits."""
+
+    order: Order | None = None
+    #: Payments that came before their order, by arrival.
+    payments: list[Payment] = []
+    #: Set once the order met a payment inside the window.
+    match: PaidOrder | None = None
+
+    @property
+    def latest_event_ms(self) -> int:
+        """The latest event time among the entry's order and payments."""
+        records = [*self.payments, *([self.order] if self.order else [])]
+        records += [self.match.payment] if self.match else []
+        return max(record.event_time_ms for record in records)

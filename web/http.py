@@ -3,9 +3,10 @@ bounded request bodies."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
-from faust import web
+from faust import TopicT, web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.main import settings
@@ -78,3 +79,16 @@ def parse_body(model: type[M], body: bytes) -> M:
             {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()
         ]
         raise HttpError(400, "malformed request body", details) from None
+
+
+async def publish(
+    topic: TopicT, key: str, value: bytes, timeout: float, timestamp: float | None = None
+) -> None:
+    """Write one record and wait until the broker has it, or answer 504 after `timeout` s."""
+    acked = await topic.send(key=key.encode(), value=value, timestamp=timestamp)
+    try:
+        await asyncio.wait_for(asyncio.shield(acked), timeout)
+    except asyncio.TimeoutError:
+        raise HttpError(
+            504, f"the broker did not acknowledge within {timeout * 1000:.0f} ms"
+        ) from None

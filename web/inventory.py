@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from faust import web
 
 from app import topics
 from app.main import app
 from models.requests import Sku, StockLevel
 from tables.inventory import reserved_stock, stock_levels
-from web.http import HttpError, PathParameter, parse_body, read_body, timeout_seconds
+from web.http import HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds
 from web.routing import serve_by_owner
 
 PRODUCT = PathParameter("product", Sku)
@@ -23,14 +21,10 @@ class InventoryView(web.View):
         try:
             PRODUCT.check(product)
             level = parse_body(StockLevel, await read_body(request))
-            timeout = timeout_seconds(request)
-            acked = await topics.warehouse_inventory.send(
-                key=product.encode(), value=str(level.stock).encode()
+            await publish(
+                topics.warehouse_inventory, product, str(level.stock).encode(),
+                timeout_seconds(request),
             )
-            await asyncio.wait_for(asyncio.shield(acked), timeout)
-        except asyncio.TimeoutError:
-            error = HttpError(504, f"the broker did not acknowledge within {timeout * 1000:.0f} ms")
-            return error.response(self)
         except HttpError as error:
             return error.response(self)
         return self.json({"product": product, "stock": level.stock})

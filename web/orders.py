@@ -18,7 +18,9 @@ from app.main import app
 from models.records import Order, OrderState, PlaceOrder
 from models.requests import NewOrder, OrderId
 from tables.orders import latest_orders, order_placements
-from web.http import HttpError, PathParameter, parse_body, read_body, timeout_seconds
+from web.http import (
+    HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds,
+)
 from web.routing import serve_by_owner
 
 ORDER_ID = PathParameter("order id", OrderId)
@@ -45,15 +47,12 @@ class OrdersView(web.View):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         command = PlaceOrder(request_id=request_id, order=order)
+        await publish(topics.order_requests, order.id, command.to_bytes(), timeout, order.timestamp)
         try:
-            acked = await topics.order_requests.send(
-                key=order.id.encode(), value=command.to_bytes(), timestamp=order.timestamp
-            )
-            await asyncio.wait_for(asyncio.shield(acked), timeout)
             placed_by = await order_placements.wait_for(
                 order.id, lambda value: value is not None, deadline - loop.time()
             )
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise HttpError(
                 504, f"order {order.id} was not confirmed within {timeout * 1000:.0f} ms",
                 {"hint": f"GET /v1/orders/{order.id} tells whether it was placed"},

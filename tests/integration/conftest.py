@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import LocalBroker, free_port_pair
@@ -60,9 +60,11 @@ def free_port() -> int:
 class OrdersApp:
     """Workers of one app (one consumer group) with their own topics, on the session's broker."""
 
-    def __init__(self, kafka: Kafka, root: Path) -> None:
+    def __init__(self, kafka: Kafka, root: Path, settings: dict[str, str] | None = None) -> None:
         self.kafka = kafka
         self.root = root
+        #: Settings (environment variables) every worker of this app gets.
+        self.settings = settings or {}
         self.app_id = f"test-{uuid.uuid4().hex[:8]}"
         self.topic_prefix = f"{self.app_id}."
         self.workers: list[WorkerProcess] = []
@@ -75,6 +77,7 @@ class OrdersApp:
     ) -> WorkerProcess:
         port = free_port()
         worker = WorkerProcess({
+            **self.settings,
             "KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "APP_ID": self.app_id,
             "TOPIC_PREFIX": self.topic_prefix,
@@ -100,17 +103,38 @@ class OrdersApp:
 
     async def processed(self, name: str, partition: int, offset: int) -> bool:
         """Whether the app's consumer group has committed past `offset` of a partition."""
+        position = (await self._committed()).get(TopicPartition(self.topic(name), partition))
+        return position is not None and position.offset > offset
+
+    async def caught_up(self, name: str) -> bool:
+        """Whether the app's consumer group has committed everything now on a topic."""
+        partitions = await self.partitions(name)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+        committed = await self._committed()
+        return all(
+            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp])
+            for tp in partitions
+        )
+
+    async def _committed(self) -> dict:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
         await admin.start()
         try:
-            committed = await admin.list_consumer_group_offsets(self.app_id)
+            return await admin.list_consumer_group_offsets(self.app_id)
         finally:
             await admin.close()
-        position = committed.get(TopicPartition(self.topic(name), partition))
-        return position is not None and position.offset > offset
 
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, value) on one of the app's topics, from the beginning to the end."""
+        records = await read_partitions(self.kafka.bootstrap, await self.partitions(name))
+        return [(record.key, record.value) for record in records]
+
+    async def partitions(self, name: str) -> list[TopicPartition]:
         topic = self.topic(name)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
         await admin.start()
@@ -118,9 +142,7 @@ class OrdersApp:
             [described] = await admin.describe_topics([topic])
         finally:
             await admin.close()
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        records = await read_partitions(self.kafka.bootstrap, partitions)
-        return [(record.key, record.value) for record in records]
+        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +159,8 @@ def new_app(kafka, tmp_path):
     """A fresh app per test, for tests that start, stop and kill workers."""
     apps = []
 
-    def make() -> OrdersApp:
-        apps.append(OrdersApp(kafka, tmp_path))
+    def make(settings: dict[str, str] | None = None) -> OrdersApp:
+        apps.append(OrdersApp(kafka, tmp_path, settings))
         return apps[-1]
 
     yield make

@@ -2,66 +2,21 @@
 
 import asyncio
 import json
-import random
 import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from app.processes import faust_command
+from tests.integration.api import (
+    inventory, inventory_is, new_customer, new_product, outcome, place, set_stock, states,
+)
 from tests.integration.conftest import eventually, unique
 
 
 @pytest.fixture()
 def url(orders_app) -> str:
     return orders_app.workers[0].url
-
-
-def new_product() -> str:
-    return f"SKU-{unique('')[1:9]}"
-
-
-def new_customer() -> int:
-    return random.randint(10_000, 10_000_000)
-
-
-async def set_stock(http, url, product: str, stock: int) -> None:
-    async with http.put(f"{url}/v1/inventory/{product}", json={"stock": stock}) as response:
-        assert response.status == 200, await response.text()
-    await eventually(lambda: inventory_is(http, url, product, stock=stock))
-
-
-async def inventory(http, url, product: str) -> dict:
-    async with http.get(f"{url}/v1/inventory/{product}") as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
-async def inventory_is(http, url, product: str, **expected) -> bool:
-    levels = await inventory(http, url, product)
-    return all(levels[key] == value for key, value in expected.items())
-
-
-async def place(http, url, *, product, customer=1, quantity=1, price=5.0, created_at=None,
-                order_id=None) -> str:
-    body = {"id": order_id or unique(), "customerId": customer, "product": product,
-            "quantity": quantity, "price": price}
-    if created_at is not None:
-        body["createdAt"] = created_at.isoformat()
-    async with http.post(f"{url}/v1/orders", json=body) as response:
-        assert response.status == 201, await response.text()
-    return body["id"]
-
-
-async def outcome(http, url, order_id: str) -> dict:
-    async with http.get(f"{url}/v1/orders/{order_id}/validated", params={"timeout": 30000}) as r:
-        assert r.status == 200, await r.text()
-        return await r.json()
-
-
-async def states(http, url, order_ids) -> list[tuple[str, list | None]]:
-    results = await asyncio.gather(*(outcome(http, url, i) for i in order_ids))
-    return [(o["state"], o.get("failedChecks")) for o in results]
 
 
 async def test_ten_jumpers_in_stock_validate_ten_orders_and_fail_the_eleventh(http, url):

@@ -15,3 +15,7 @@ def test_describe_tells_what_each_record_says():
     assert describe("order-validations", json.dumps(validation).encode()) == "FRAUD_CHECK FAIL"
     assert describe("order-deadlines", b"") == "deadline passed"
     assert describe("orders", b"{not json") == "undecodable (9 bytes)"
+    payment = {"id": "p1", "orderId": "o1", "ccy": "EUR", "amount": 25.0}
+    assert describe("payments-by-order", json.dumps(payment).encode()) == "payment p1: 25.0 EUR"
+    email = {"orderId": "o1", "to": "a@b.org", "deliveredBy": "smtp"}
+    assert describe("emails", json.dumps(email).encode()) == "email to a@b.org (delivered by smtp)"

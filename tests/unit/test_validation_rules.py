@@ -5,7 +5,8 @@ import pytest
 from agents.fraud import amount_cents, assess_fraud
 from agents.inventory import check_stock, release, reserve
 from agents.order_details import check_order_details
-from agents.validations import conclude, overdue_orders, with_result
+from agents.validations import conclude, with_result
+from app.deadlines import due_entries
 from app.partitioning import partition_of
 from models.records import (
     TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult,
@@ -170,12 +171,19 @@ def test_results_for_an_unknown_order_wait_for_it():
     assert conclude(progress, overdue=True) is None
 
 
-def test_only_overdue_orders_of_owned_partitions_are_expired():
+def test_only_due_entries_of_owned_partitions_are_announced():
     ids = [f"t{n}" for n in range(40)]
     owned = {partition_of(ids[0], 4)}
     deadlines = [(order_id, 1_000 if n % 2 == 0 else 3_000) for n, order_id in enumerate(ids)]
-    expired = overdue_orders(deadlines, now=2_000, owned=owned, partitions=4)
-    assert expired == {
+    due = due_entries(deadlines, lambda partition: 2_000, owned=owned, partitions=4)
+    assert due == {
         i: 1_000 for n, i in enumerate(ids) if n % 2 == 0 and partition_of(i, 4) in owned
     }
-    assert expired  # the case is not empty
+    assert due  # the case is not empty
+
+
+def test_a_partition_whose_clock_has_not_started_has_nothing_due():
+    clocks = {0: None, 1: 5_000}
+    ids = {partition_of(f"k{n}", 2): f"k{n}" for n in range(10)}
+    due = due_entries([(ids[0], 0), (ids[1], 0)], clocks.get, owned={0, 1}, partitions=2)
+    assert due == {ids[1]: 0}

@@ -1,0 +1,207 @@
+"""Email service: one email per paid, validated order, to its customer.
+
+Faust has no stream joins, so the join is a table. VALIDATED orders (from `orders`) and payments
+(re-keyed by order id to `payments-by-order`) meet in `email_joins`, keyed by order id: whichever
+comes first waits there. They match when at most EMAIL_JOIN_WINDOW_S apart in event time.
+
+Entries expire on event time, not wall-clock time: each partition's clock is the latest event
+time its join inputs have shown, and an entry closes EMAIL_JOIN_WINDOW_S + EMAIL_JOIN_GRACE_S
+after its own latest event. A timer announces closed entries on `email-join-expiries`, and an
+agent removes them.
+
+A match is re-keyed by customer id to meet its customer in `customer_records`, sent over SMTP
+(retried with backoff while the server is unreachable) and recorded on `emails`. `emails_sent`
+keeps each order's email, so a redelivered order or payment sends nothing more.
+
+Consumes: orders (VALIDATED), payments (re-keyed to payments-by-order), email-join-expiries,
+          paid-orders-by-customer.
+Produces: emails.
+Keeps: email_joins, open_joins (order id), emails_sent (order id, stored with its customer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Callable
+
+from app import smtp, topics
+from app.deadlines import DeadlineAnnouncer
+from app.main import app, settings
+from app.streams import current_partition, decoded, decoded_items
+from models.records import Customer, Email, Order, OrderState, PaidOrder, Payment, utc_now
+from models.state import EmailJoin
+from tables.customers import customer_records
+from tables.emails import email_joins, emails_sent, open_joins
+
+log = logging.getLogger(__name__)
+
+#: Matches dropped, by why (no customer record); exposed as metrics later.
+dropped_matches: Counter[str] = Counter()
+
+
+def within(order: Order, payment: Payment, window_ms: int) -> bool:
+    return abs(order.event_time_ms - payment.event_time_ms) <= window_ms
+
+
+def join_order(
+    entry: EmailJoin | None, order: Order, window_ms: int
+) -> tuple[EmailJoin, PaidOrder | None]:
+    """Add a VALIDATED order to its entry; the match if a waiting payment is inside the window.
+
+    A matched entry answers its match again: what comes after it is a redelivery, and the
+    email step drops repeats.
+    """
+    entry = entry or EmailJoin()
+    if entry.match is not None or entry.order is not None:
+        return entry, entry.match
+    payment = next((p for p in entry.payments if within(order, p, window_ms)), None)
+    if payment is None:
+        return entry.model_copy(update={"order": order}), None
+    return _matched(order, payment)
+
+
+def join_payment(
+    entry: EmailJoin | None, payment: Payment, window_ms: int
+) -> tuple[EmailJoin, PaidOrder | None]:
+    """Add a payment to its order's entry; the match if the order is there and inside the window.
+
+    A payment too far from its order can never match and is dropped; one before its order waits.
+    """
+    entry = entry or EmailJoin()
+    if entry.match is not None:
+        return entry, entry.match
+    if entry.order is not None:
+        if within(entry.order, payment, window_ms):
+            return _matched(entry.order, payment)
+        return entry, None
+    if any(waiting.id == payment.id for waiting in entry.payments):
+        return entry, None
+    return entry.model_copy(update={"payments": [*entry.payments, payment]}), None
+
+
+def _matched(order: Order, payment: Payment) -> tuple[EmailJoin, PaidOrder]:
+    match = PaidOrder(order=order, payment=payment)
+    return EmailJoin(order=order, match=match), match
+
+
+def compose_email(paid: PaidOrder, customer: Customer, sent_at: datetime) -> Email:
+    order, payment = paid.order, paid.payment
+    body = (
+        f"Dear {customer.first_name} {customer.last_name},\n\n"
+        f"thank you for your order {order.id}: {order.quantity} x {order.product}, "
+        f"paid {payment.amount:.2f} {payment.ccy}.\n"
+        "It has been validated and will be on its way soon.\n"
+    )
+    return Email(
+        order_id=order.id, customer_id=customer.id, to=customer.email,
+        subject=f"Your order {order.id}", body=body, sent_at=sent_at, delivered_by="none",
+    )
+
+
+# The join --------------------------------------------------------------------------------------
+
+#: Event time (epoch ms) each partition's join inputs have reached, on this worker. Not kept in
+#: a table: after a restart or a rebalance it starts again with the next event.
+event_clock: dict[int, int] = {}
+
+
+def _window_ms() -> int:
+    return settings.email_join_window_s * 1000
+
+
+def _advance_clock(event_ms: int) -> None:
+    partition = current_partition()
+    event_clock[partition] = max(event_clock.get(partition, event_ms), event_ms)
+
+
+async def _join(order_id: str, add: Callable[[EmailJoin | None], tuple]) -> None:
+    stored = email_joins.get(order_id)
+    entry, match = add(stored and EmailJoin.from_bytes(stored))
+    email_joins[order_id] = entry.to_bytes()
+    open_joins[order_id] = entry.latest_event_ms + _window_ms() + settings.email_join_grace_s * 1000
+    if match is not None:
+        await topics.paid_orders_by_customer.send(
+            key=str(match.order.customer_id).encode(), value=match.to_bytes()
+        )
+
+
+@app.agent(topics.payments)
+async def key_payments_by_order(payments):
+    async for payment in decoded(payments, Payment.from_bytes):
+        await topics.payments_by_order.send(
+            key=payment.order_id.encode(), value=payment.to_bytes(), timestamp=payment.timestamp
+        )
+
+
+@app.agent(topics.orders)
+async def join_validated_orders(orders):
+    async for order in decoded(orders, Order.from_bytes):
+        _advance_clock(order.event_time_ms)
+        if order.state == OrderState.VALIDATED:
+            await _join(order.id, lambda entry: join_order(entry, order, _window_ms()))
+
+
+@app.agent(topics.payments_by_order)
+async def join_payments(payments):
+    async for payment in decoded(payments, Payment.from_bytes):
+        _advance_clock(payment.event_time_ms)
+        await _join(payment.order_id, lambda entry: join_payment(entry, payment, _window_ms()))
+
+
+@app.agent(topics.email_join_expiries)
+async def expire_joins(expiries):
+    async for order_id, _ in decoded_items(expiries, bytes):
+        closes, now = open_joins.get(order_id), event_clock.get(current_partition())
+        if closes is not None and now is not None and closes <= now:
+            del open_joins[order_id]
+            if order_id in email_joins:
+                del email_joins[order_id]
+
+
+expired_joins = DeadlineAnnouncer(open_joins, topics.email_join_expiries)
+
+
+@app.timer(interval=1.0)
+async def find_expired_joins() -> None:
+    await expired_joins.announce(event_clock.get)
+
+
+# Delivery --------------------------------------------------------------------------------------
+
+async def deliver(email: Email) -> Email:
+    """Send over SMTP, retrying with backoff until the server takes or refuses it for good."""
+    if settings.smtp_host is None:
+        return email
+    delays = smtp.retry_delays()
+    while True:
+        try:
+            await smtp.send(email, settings)
+            return email.model_copy(update={"delivered_by": "smtp", "sent_at": utc_now()})
+        except Exception as error:  # aiosmtplib's errors, OSError, timeouts: all kept apart below
+            if smtp.is_permanent(error):
+                log.error("email for order %s refused for good: %s", email.order_id, error)
+                return email.model_copy(update={"delivered_by": "refused"})
+            delay = next(delays)
+            log.warning(
+                "email for order %s not sent (%r); retrying in %.1fs", email.order_id, error, delay
+            )
+            await asyncio.sleep(delay)
+
+
+@app.agent(topics.paid_orders_by_customer)
+async def send_emails(matches):
+    async for paid in decoded(matches, PaidOrder.from_bytes):
+        order = paid.order
+        if order.id in emails_sent:
+            continue
+        stored = customer_records.get(str(order.customer_id))
+        if stored is None:
+            dropped_matches["unknown customer"] += 1
+            log.info("no email for order %s: customer %s unknown", order.id, order.customer_id)
+            continue
+        email = await deliver(compose_email(paid, Customer.from_bytes(stored), utc_now()))
+        emails_sent[order.id] = email.to_bytes()
+        await topics.emails.send(key=order.id.encode(), value=email.to_bytes())
