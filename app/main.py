@@ -37,6 +37,10 @@ app = OrdersApp(
     key_serializer="raw",
     value_serializer="raw",
     consumer_auto_offset_reset="earliest",
+    table_standby_replicas=settings.table_standby_replicas,
+    broker_session_timeout=settings.session_timeout_s,
+    # Kafka wants heartbeats at most a third of the session timeout apart.
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
     producer_acks=-1,
     web_host=settings.web_host,
     web_bind=settings.web_host,

@@ -39,6 +39,11 @@ class Settings:
     topic_prefix: str = ""
     #: RocksDB block cache and write buffer per table partition (Faust's default is ~2.5 GiB).
     table_cache_mb: int = 8
+    #: Standby replicas of every table partition on other workers, for a quick fail-over.
+    table_standby_replicas: int = 1
+    #: A worker that sends no heartbeat this long is out of the group and its partitions move.
+    #: Shorter fails over faster; too short, and a busy worker is thrown out for nothing.
+    session_timeout_s: int = 10
     #: Fraud check: a customer's session total (quantity x price) at or above this fails.
     fraud_limit: int = 2000
     #: Fraud check: inactivity (event time) that closes a customer's session.

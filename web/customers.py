@@ -35,7 +35,8 @@ class CustomerView(web.View):
         try:
             key = str(CUSTOMER_ID.check(customer_id))  # "007" is customer 7
             return await serve_by_owner(
-                self, request, customer_records, key, lambda: self._customer(key), timeout=0
+                self, request, customer_records, key, lambda: self._customer(key),
+                timeout=timeout_seconds(request),
             )
         except HttpError as error:
             return error.response(self)

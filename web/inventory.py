@@ -33,7 +33,8 @@ class InventoryView(web.View):
         try:
             PRODUCT.check(product)
             return await serve_by_owner(
-                self, request, stock_levels, product, lambda: self._levels(product), timeout=0
+                self, request, stock_levels, product, lambda: self._levels(product),
+                timeout=timeout_seconds(request),
             )
         except HttpError as error:
             return error.response(self)

@@ -2,8 +2,13 @@
 
 Faust's `table_route` forwards GETs only (it drops bodies), passes the Host header on, has no
 timeout, and turns an unreachable owner into a 500. This router finds the owner from the same
-partition assignment (`app.router.table_metadata`) and forwards any method with its body;
-an owner that cannot be reached answers 503, never a silent wait.
+partition assignment (`app.router.table_metadata`) and forwards any method with its body.
+
+While no worker owns the key (a rebalance) or the owner cannot be reached (it died, and the group
+has not noticed yet), the router looks the owner up again every RETRY_INTERVAL_S until the
+request's timeout, then answers 503 with a JSON error, never a silent wait. A POST is retried
+only when its connection failed, so the owner never saw it: a second try of a POST the owner
+did get would be a second command.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ from web.http import HttpError
 FORWARDED_HEADER = "X-Orders-Forwarded-By"
 #: Time a forwarded request may take beyond its own timeout (network, owner's scheduling).
 FORWARD_SLACK_S = 5.0
+#: How often an unreachable or missing owner is looked up again.
+RETRY_INTERVAL_S = 0.5
+
+
+class OwnerUnavailable(HttpError):
+    """503: no owner, or an owner that did not answer; `retryable` if trying again is safe."""
+
+    def __init__(self, error: str, details: object = None, *, retryable: bool = True) -> None:
+        super().__init__(503, error, details)
+        self.retryable = retryable
 
 
 async def serve_by_owner(
@@ -36,14 +51,27 @@ async def serve_by_owner(
     body: bytes | None = None,
     timeout: float,
 ) -> web.Response:
-    """Run `serve()` here if this worker owns `key` in `table`, else forward to the owner."""
-    if FORWARDED_HEADER not in request.headers:
-        owner = owner_of(table, key)
-        if owner is None:
-            raise HttpError(503, "no worker owns this key yet (the group is rebalancing)")
-        if not _same_worker(owner, URL(str(app.conf.canonical_url))):
-            return await _forward(view, request, owner, body, timeout + FORWARD_SLACK_S)
-    return await serve()
+    """Run `serve()` here if this worker owns `key` in `table`, else forward to the owner.
+
+    `timeout` (seconds) bounds the wait for an owner as well as what `serve()` waits for.
+    """
+    if FORWARDED_HEADER in request.headers:
+        return await serve()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            owner = owner_of(table, key)
+            if owner is None:
+                raise OwnerUnavailable("no worker owns this key yet (the group is rebalancing)")
+            if _same_worker(owner, URL(str(app.conf.canonical_url))):
+                return await serve()
+            remaining = max(deadline - loop.time(), 0.0)
+            return await _forward(view, request, owner, body, remaining + FORWARD_SLACK_S)
+        except OwnerUnavailable as unavailable:
+            if not unavailable.retryable or loop.time() + RETRY_INTERVAL_S > deadline:
+                raise
+        await asyncio.sleep(RETRY_INTERVAL_S)
 
 
 def owner_of(table: Collection, key: str) -> URL | None:
@@ -84,7 +112,9 @@ async def _forward(
                 headers=passed_on,
             )
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        raise HttpError(
-            503, "the worker that owns this key did not answer",
+        never_arrived = isinstance(exc, aiohttp.ClientConnectorError)
+        raise OwnerUnavailable(
+            "the worker that owns this key did not answer",
             {"owner": str(owner), "reason": str(exc) or type(exc).__name__},
+            retryable=never_arrived or request.method == "GET",
         ) from None
