@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker trace mailbox test clean
+.PHONY: install broker-jars run worker trace mailbox test bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ mailbox: install
 ## test: every test, the ones against the real broker included
 test: broker-jars
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: the benchmarks against a local broker; figures appended to BENCHMARKS.md (BENCH_ARGS='--keys 100000')
+bench: broker-jars
+	$(PY) -m bench $(BENCH_ARGS)
 
 ## clean: remove local state (broker data, table stores, logs); keeps .venv and the jar cache
 clean:

@@ -70,6 +70,13 @@ def fetch_jars(cache_dir: Path) -> Path:
     return libs
 
 
+def free_port() -> int:
+    """A port that is free on 127.0.0.1 now (a worker's web server, a test SMTP server)."""
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def free_port_pair() -> int:
     """A port p such that p and p + 1 are both free on 127.0.0.1 (broker and controller)."""
     for _ in range(50):

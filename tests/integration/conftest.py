@@ -7,9 +7,7 @@ With KAFKA_BOOTSTRAP set, the tests use that cluster and start no broker.
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.broker import LocalBroker, free_port_pair
+from app.broker import LocalBroker, free_port, free_port_pair
 from app.processes import WorkerProcess
 from app.settings import Settings
 from app.trace import read_partitions
@@ -49,12 +47,6 @@ def kafka(tmp_path_factory) -> Kafka:
     )
     with broker:
         yield Kafka(broker.bootstrap_servers, broker)
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OrdersApp:

@@ -1,0 +1,1 @@
+"""`make bench`: benchmarks against a real broker, appended to BENCHMARKS.md."""

@@ -1,0 +1,145 @@
+"""`python -m bench [--keys N] [--orders N]` (what `make bench` runs).
+
+Starts a local broker in a temporary folder (or uses KAFKA_BOOTSTRAP), runs the benchmarks on
+fresh app ids, appends the figures to BENCHMARKS.md with the machine and the command, and prints
+them as one JSON object on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+
+from app.broker import LocalBroker, free_port, free_port_pair
+from app.settings import Settings
+from bench import recovery
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+async def run(bootstrap: str, root: Path, keys: int, orders: int) -> dict:
+    figures: dict = {"keys": keys, "orders": orders}
+
+    idle = recovery.BenchApp(bootstrap, root).worker("idle", free_port())
+    recovery.timed_start(idle)
+    figures["idle_rss_mb"] = recovery.rss_mb(idle)
+    idle.stop()
+
+    big = recovery.BenchApp(bootstrap, root)
+    print(f"writing {keys:,} keys to the latest_orders changelog ...", flush=True)
+    figures["fill_s"] = await recovery.fill_changelog(big, "latest_orders", keys)
+    worker = big.worker("restored", free_port())
+    print("cold restore ...", flush=True)
+    figures["cold_ready_s"] = recovery.timed_start(worker)
+    figures["cold_restore_s"] = recovery.restore_seconds(worker.log_file.read_text())
+    await recovery.check_restored(worker, keys)
+    figures["restored_rss_mb"] = recovery.rss_mb(worker)
+    worker.stop()
+    print("warm restart ...", flush=True)
+    log_length = len(worker.log_file.read_text())
+    figures["warm_ready_s"] = recovery.timed_start(worker)
+    figures["warm_restore_s"] = recovery.restore_seconds(worker.log_file.read_text()[log_length:])
+    worker.stop()
+
+    for count in (1, 2):
+        app = recovery.BenchApp(bootstrap, root)
+        workers = [app.worker(f"w{n}", free_port()) for n in range(count)]
+        print(f"throughput with {count} worker(s), {orders:,} orders ...", flush=True)
+        try:
+            figures[f"orders_per_s_{count}_workers"] = await recovery.throughput(app, workers, orders)
+        finally:
+            for worker in workers:
+                worker.stop()
+    return figures
+
+
+def report(figures: dict, command: str) -> str:
+    keys, per_million = figures["keys"], 1_000_000 / figures["keys"]
+    cold, warm = figures["cold_restore_s"], figures["warm_restore_s"]
+    grown = figures["restored_rss_mb"] - figures["idle_rss_mb"]
+    rows = [
+        (f"cold restore of {keys:,} keys (`latest_orders`, empty DATA_DIR)",
+         f"{figures['cold_ready_s']:.1f} s to ready; restore {cold:.1f} s = "
+         f"{keys / cold:,.0f} records/s" if cold else f"{figures['cold_ready_s']:.1f} s to ready"),
+        ("warm restart (same DATA_DIR, after a clean stop)",
+         f"{figures['warm_ready_s']:.1f} s to ready; restore {warm:.1f} s" if warm is not None
+         else f"{figures['warm_ready_s']:.1f} s to ready; no changelog left to read"),
+        (f"worker RSS with {keys:,} keys", f"{figures['restored_rss_mb']:.0f} MiB "
+         f"(idle worker {figures['idle_rss_mb']:.0f} MiB)"),
+        ("worker memory per 1,000,000 keys", f"{grown * per_million:.0f} MiB"),
+        (f"throughput, one worker ({figures['orders']:,} orders)",
+         f"{figures['orders_per_s_1_workers']:,.0f} orders/s"),
+        (f"throughput, two workers ({figures['orders']:,} orders)",
+         f"{figures['orders_per_s_2_workers']:,.0f} orders/s"),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    return f"""
+## Recovery and scale-out: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {_commit()}
+
+Machine: {_cpu()}, {os.cpu_count()} cores, {_memory_gib():.0f} GiB RAM, Python {platform.python_version()};
+the broker (Kafka 4.3.1, local) and the workers on the same machine.
+Command: `{command}`. Writing the changelog took {figures['fill_s']:.1f} s (not counted).
+
+| figure | value |
+|---|---|
+{table}
+"""
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=1_000_000, help="keys in the restored table")
+    parser.add_argument("--orders", type=int, default=5_000, help="orders per throughput run")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="faust-orders-bench-") as folder:
+        root = Path(folder)
+        broker = None if settings.kafka_bootstrap else LocalBroker(
+            port=free_port_pair(), data_dir=root / "kafka", cache_dir=settings.kafka_cache_dir,
+            heap_mb=settings.kafka_heap_mb,
+        )
+        with broker or nullcontext():
+            bootstrap = settings.kafka_bootstrap or broker.bootstrap_servers
+            figures = asyncio.run(run(bootstrap, root, args.keys, args.orders))
+    command = f"make bench (python -m bench --keys {args.keys} --orders {args.orders})"
+    section = report(figures, command)
+    if not BENCHMARKS.exists():
+        BENCHMARKS.write_text("# Benchmarks\n\nEach `make bench` run appends a section.\n")
+    with BENCHMARKS.open("a") as out:
+        out.write(section)
+    print(section)
+    print(json.dumps({key: round(value, 3) if isinstance(value, float) else value
+                      for key, value in figures.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

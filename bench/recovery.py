@@ -1,0 +1,183 @@
+"""Recovery and scale-out figures: what a user pays to restart or add a worker.
+
+- Cold restore: a worker with an empty DATA_DIR rebuilds a table of N keys from its changelog.
+  The changelog of `latest_orders` is filled straight on the broker first (N orders, as the
+  Orders service would write them), so only the restore is timed.
+- Warm restart: the same worker stopped cleanly and started on its own DATA_DIR.
+- Memory: the worker's RSS with the N keys, minus an idle worker's RSS.
+- Throughput: PlaceOrder commands written straight to `order-requests`, timed until as many
+  terminal events (VALIDATED or FAILED) are on `orders`, with one worker and with two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.partitioning import partition_of
+from app.processes import WorkerProcess
+
+PARTITIONS = 4
+_LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+
+
+@dataclass
+class BenchApp:
+    """Workers of one fresh app id on the benchmark's broker."""
+
+    bootstrap: str
+    root: Path
+    app_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.app_id = self.app_id or f"bench-{uuid.uuid4().hex[:8]}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.app_id}.{name}"
+
+    def worker(self, name: str, port: int) -> WorkerProcess:
+        return WorkerProcess({
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "APP_ID": self.app_id,
+            "TOPIC_PREFIX": f"{self.app_id}.",
+            "TOPIC_PARTITIONS": str(PARTITIONS),
+            "WEB_PORT": str(port),
+            "DATA_DIR": str(self.root / self.app_id / name),
+            "LOG_LEVEL": "info",
+        })
+
+
+def rss_mb(worker: WorkerProcess) -> float:
+    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    [kilobytes] = re.findall(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(kilobytes) / 1024
+
+
+def restore_seconds(log: str) -> float | None:
+    """From the first recovery in `log`: its first changelog read to "Recovery complete"."""
+    started = log.find("Restoring state from changelog topics")
+    if started < 0:
+        return None
+    finished = log.find("Recovery complete", started)
+    if finished < 0:
+        return None
+    return _log_time(log, finished) - _log_time(log, started)
+
+
+def _log_time(log: str, position: int) -> float:
+    line_start = log.rfind("\n", 0, position) + 1
+    stamp = _LOG_TIME.match(log[line_start:]).group(1)
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def timed_start(worker: WorkerProcess) -> float:
+    """Seconds from starting the worker to its first `GET /health` 200."""
+    started = time.monotonic()
+    worker.start().wait_healthy(timeout=1800)
+    return time.monotonic() - started
+
+
+def order_json(order_id: str, customer: int, state: str = "VALIDATED") -> dict:
+    return {
+        "id": order_id, "customerId": customer, "state": state, "product": "BENCH",
+        "quantity": 1, "price": 5.0, "createdAt": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+async def fill_changelog(app: BenchApp, table: str, keys: int) -> float:
+    """Write `keys` orders to `table`'s changelog as its agent would; returns seconds taken."""
+    changelog = f"{app.app_id}-{table}-changelog"
+    admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(changelog, PARTITIONS, 1,
+                                            topic_configs={"cleanup.policy": "compact"})])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks=1, linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        for n in range(keys):
+            order_id = f"order-{n:08d}"
+            await producer.send(
+                changelog, key=order_id.encode(), partition=partition_of(order_id, PARTITIONS),
+                value=json.dumps(order_json(order_id, n % 1000 + 1)).encode(),
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.monotonic() - started
+
+
+async def terminal_events(app: BenchApp, expected: int, timeout: float) -> float:
+    """Wait until `orders` holds `expected` VALIDATED or FAILED events; returns when (monotonic)."""
+    consumer = AIOKafkaConsumer(app.topic("orders"), bootstrap_servers=app.bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        seen, deadline = 0, time.monotonic() + timeout
+        while seen < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{seen} of {expected} orders decided within {timeout:.0f}s")
+            batches = await consumer.getmany(timeout_ms=500)
+            seen += sum(
+                b'"state":"CREATED"' not in record.value
+                for records in batches.values() for record in records
+            )
+        return time.monotonic()
+    finally:
+        await consumer.stop()
+
+
+async def place_orders(app: BenchApp, count: int) -> None:
+    """Stock for every order, then `count` PlaceOrder commands, as `POST /v1/orders` sends them."""
+    producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        await producer.send_and_wait(app.topic("warehouse-inventory"), key=b"BENCH",
+                                     value=str(count * 10).encode())
+        for n in range(count):
+            order_id = f"bench-{n:08d}"
+            command = {"requestId": uuid.uuid4().hex,
+                       "order": order_json(order_id, n % 1000 + 1, "CREATED")}
+            await producer.send(app.topic("order-requests"), key=order_id.encode(),
+                                value=json.dumps(command).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def throughput(app: BenchApp, workers: list[WorkerProcess], orders: int) -> float:
+    """Validated-or-failed orders per second through `workers`."""
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.wait_healthy(timeout=300)
+    await asyncio.sleep(5)  # let a second worker's rebalance settle before the clock starts
+    started = time.monotonic()
+    await place_orders(app, orders)
+    finished = await terminal_events(app, orders, timeout=1800)
+    return orders / (finished - started)
+
+
+async def check_restored(worker: WorkerProcess, keys: int, samples: int = 200) -> None:
+    """A sample of the restored keys, read back over HTTP: the restore really holds them."""
+    async with aiohttp.ClientSession() as http:
+        for n in random.sample(range(keys), min(samples, keys)):
+            url = f"{worker.url}/v1/orders/order-{n:08d}"
+            async with http.get(url, params={"timeout": 0}) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"{url} answered {response.status} after the restore")
