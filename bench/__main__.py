@@ -26,8 +26,8 @@ from bench import recovery
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
-async def run(bootstrap: str, root: Path, keys: int, orders: int) -> dict:
-    figures: dict = {"keys": keys, "orders": orders}
+async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> dict:
+    figures: dict = {"keys": keys, "tail": tail, "orders": orders}
 
     idle = recovery.BenchApp(bootstrap, root).worker("idle", free_port())
     recovery.timed_start(idle)
@@ -36,7 +36,7 @@ async def run(bootstrap: str, root: Path, keys: int, orders: int) -> dict:
 
     big = recovery.BenchApp(bootstrap, root)
     print(f"writing {keys:,} keys to the latest_orders changelog ...", flush=True)
-    figures["fill_s"] = await recovery.fill_changelog(big, "latest_orders", keys)
+    figures["fill_s"] = await recovery.fill_changelog(big, "latest_orders", range(keys))
     worker = big.worker("restored", free_port())
     print("cold restore ...", flush=True)
     figures["cold_ready_s"] = recovery.timed_start(worker)
@@ -44,10 +44,12 @@ async def run(bootstrap: str, root: Path, keys: int, orders: int) -> dict:
     await recovery.check_restored(worker, keys)
     figures["restored_rss_mb"] = recovery.rss_mb(worker)
     worker.stop()
-    print("warm restart ...", flush=True)
+    print(f"warm restart after {tail:,} more keys ...", flush=True)
+    await recovery.fill_changelog(big, "latest_orders", range(keys, keys + tail))
     log_length = len(worker.log_file.read_text())
     figures["warm_ready_s"] = recovery.timed_start(worker)
     figures["warm_restore_s"] = recovery.restore_seconds(worker.log_file.read_text()[log_length:])
+    await recovery.check_restored(worker, keys + tail)
     worker.stop()
 
     for count in (1, 2):
@@ -70,8 +72,9 @@ def report(figures: dict, command: str) -> str:
         (f"cold restore of {keys:,} keys (`latest_orders`, empty DATA_DIR)",
          f"{figures['cold_ready_s']:.1f} s to ready; restore {cold:.1f} s = "
          f"{keys / cold:,.0f} records/s" if cold else f"{figures['cold_ready_s']:.1f} s to ready"),
-        ("warm restart (same DATA_DIR, after a clean stop)",
-         f"{figures['warm_ready_s']:.1f} s to ready; restore {warm:.1f} s" if warm is not None
+        (f"warm restart (same DATA_DIR; {figures['tail']:,} keys written while it was down)",
+         f"{figures['warm_ready_s']:.1f} s to ready; restore {warm:.1f} s = "
+         f"{figures['tail'] / warm:,.0f} records/s" if warm
          else f"{figures['warm_ready_s']:.1f} s to ready; no changelog left to read"),
         (f"worker RSS with {keys:,} keys", f"{figures['restored_rss_mb']:.0f} MiB "
          f"(idle worker {figures['idle_rss_mb']:.0f} MiB)"),
@@ -117,6 +120,8 @@ def _memory_gib() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000, help="keys in the restored table")
+    parser.add_argument("--tail", type=int, default=100_000,
+                        help="keys written while the worker is down, before the warm restart")
     parser.add_argument("--orders", type=int, default=5_000, help="orders per throughput run")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -128,8 +133,9 @@ def main() -> int:
         )
         with broker or nullcontext():
             bootstrap = settings.kafka_bootstrap or broker.bootstrap_servers
-            figures = asyncio.run(run(bootstrap, root, args.keys, args.orders))
-    command = f"make bench (python -m bench --keys {args.keys} --orders {args.orders})"
+            figures = asyncio.run(run(bootstrap, root, args.keys, args.tail, args.orders))
+    command = (f"make bench (python -m bench --keys {args.keys} --tail {args.tail} "
+               f"--orders {args.orders})")
     section = report(figures, command)
     if not BENCHMARKS.exists():
         BENCHMARKS.write_text("# Benchmarks\n\nEach `make bench` run appends a section.\n")

@@ -3,7 +3,9 @@
 - Cold restore: a worker with an empty DATA_DIR rebuilds a table of N keys from its changelog.
   The changelog of `latest_orders` is filled straight on the broker first (N orders, as the
   Orders service would write them), so only the restore is timed.
-- Warm restart: the same worker stopped cleanly and started on its own DATA_DIR.
+- Warm restart: the same worker stopped cleanly, more keys written to the changelog meanwhile
+  (a tail, as other workers would write while it is down), and started on its own DATA_DIR:
+  it reads the tail only.
 - Memory: the worker's RSS with the N keys, minus an idle worker's RSS.
 - Throughput: PlaceOrder commands written straight to `order-requests`, timed until as many
   terminal events (VALIDATED or FAILED) are on `orders`, with one worker and with two.
@@ -95,14 +97,15 @@ def order_json(order_id: str, customer: int, state: str = "VALIDATED") -> dict:
     }
 
 
-async def fill_changelog(app: BenchApp, table: str, keys: int) -> float:
-    """Write `keys` orders to `table`'s changelog as its agent would; returns seconds taken."""
+async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
+    """Write orders `keys` to `table`'s changelog as its agent would; returns seconds taken."""
     changelog = f"{app.app_id}-{table}-changelog"
     admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(changelog, PARTITIONS, 1,
-                                            topic_configs={"cleanup.policy": "compact"})])
+        if changelog not in await admin.list_topics():
+            await admin.create_topics([NewTopic(changelog, PARTITIONS, 1,
+                                                topic_configs={"cleanup.policy": "compact"})])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks=1, linger_ms=20,
@@ -110,7 +113,7 @@ async def fill_changelog(app: BenchApp, table: str, keys: int) -> float:
     await producer.start()
     started = time.monotonic()
     try:
-        for n in range(keys):
+        for n in keys:
             order_id = f"order-{n:08d}"
             await producer.send(
                 changelog, key=order_id.encode(), partition=partition_of(order_id, PARTITIONS),

@@ -12,7 +12,8 @@ from collections import defaultdict
 from tests.integration.api import (
     inventory, new_customer, new_product, outcome, place, put_customer, set_stock,
 )
-from tests.integration.conftest import eventually
+from app.partitioning import partition_of
+from tests.integration.conftest import eventually, unique
 
 
 async def owned_partitions(http, worker, topic: str) -> list[int]:
@@ -27,7 +28,8 @@ async def read(http, worker, order_id: str) -> tuple[int, dict]:
 
 
 async def get_json(http, url: str) -> tuple[int, dict]:
-    async with http.get(url, params={"timeout": 5000}) as response:
+    params = {} if "timeout=" in url else {"timeout": 5000}
+    async with http.get(url, params=params) as response:
         return response.status, await response.json()
 
 
@@ -98,10 +100,18 @@ async def test_a_killed_worker_is_survived_and_rejoins(new_app, http, tmp_path):
         assert await serves_everything(http, worker, product, customer, orders)
 
     victim, survivors = workers[1], [workers[0], workers[2]]
-    assert await owned_partitions(http, victim, app.topic("orders"))
+    victims_partitions = await owned_partitions(http, victim, app.topic("orders"))
+    orphan = next(order_id for order_id in (unique() for _ in range(1000))
+                  if partition_of(order_id, 6) in victims_partitions)
+    await place(http, victim.url, product=product, customer=customer, order_id=orphan)
+    orders.append(await outcome(http, victim.url, orphan))
     victim.kill()
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
+    # Until the group notices (SESSION_TIMEOUT_S), the owner of `orphan` is dead: a JSON 503
+    # that names it, not a silent 504.
+    status, error = await get_json(http, f"{survivors[0].url}/v1/orders/{orphan}?timeout=1000")
+    assert status == 503 and error["details"]["owner"] == victim.url, error
 
     async def survivors_serve_everything():
         return all([await serves_everything(http, w, product, customer, orders) for w in survivors])
