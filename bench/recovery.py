@@ -137,7 +137,7 @@ async def terminal_events(app: BenchApp, expected: int, timeout: float) -> float
                 raise TimeoutError(f"{seen} of {expected} orders decided within {timeout:.0f}s")
             batches = await consumer.getmany(timeout_ms=500)
             seen += sum(
-                b'"state":"CREATED"' not in record.value
+                json.loads(record.value)["state"] != "CREATED"
                 for records in batches.values() for record in records
             )
         return time.monotonic()
