@@ -49,19 +49,26 @@ async def validated_orders(http, url, count: int) -> tuple[str, int, list[dict]]
     return product, customer, orders
 
 
+async def mismatches(http, worker, product, customer, orders) -> list[str]:
+    """What `worker` answers differently from what the owners hold, for every key of every GET."""
+    wrong = []
+    for order in orders:
+        for path in (f"/v1/orders/{order['id']}", f"/v1/orders/{order['id']}/validated"):
+            answer = await get_json(http, worker.url + path)
+            if answer != (200, order):
+                wrong.append(f"{worker.url}{path}: {answer}")
+    status, levels = await get_json(http, f"{worker.url}/v1/inventory/{product}")
+    if (status, levels.get("reserved")) != (200, len(orders)):
+        wrong.append(f"{worker.url}/v1/inventory/{product}: {status} {levels}, want {len(orders)}")
+    status, found = await get_json(http, f"{worker.url}/v1/customers/{customer}")
+    if (status, found.get("id")) != (200, customer):
+        wrong.append(f"{worker.url}/v1/customers/{customer}: {status} {found}")
+    return wrong
+
+
 async def serves_everything(http, worker, product, customer, orders) -> bool:
     """`worker` answers every key of every GET, with what the owners hold."""
-    for order in orders:
-        if await get_json(http, f"{worker.url}/v1/orders/{order['id']}") != (200, order):
-            return False
-        validated = f"{worker.url}/v1/orders/{order['id']}/validated"
-        if await get_json(http, validated) != (200, order):
-            return False
-    status, levels = await get_json(http, f"{worker.url}/v1/inventory/{product}")
-    if (status, levels["reserved"]) != (200, len(orders)):
-        return False
-    status, found = await get_json(http, f"{worker.url}/v1/customers/{customer}")
-    return (status, found["id"]) == (200, customer)
+    return not await mismatches(http, worker, product, customer, orders)
 
 
 async def test_workers_share_the_partitions_and_every_worker_serves_every_key(new_app, http):
@@ -116,7 +123,11 @@ async def test_a_killed_worker_is_survived_and_rejoins(new_app, http, tmp_path):
     async def survivors_serve_everything():
         return all([await serves_everything(http, w, product, customer, orders) for w in survivors])
 
-    await eventually(survivors_serve_everything, timeout=60)
+    try:
+        await eventually(survivors_serve_everything, timeout=60)
+    except AssertionError:
+        wrong = [m for w in survivors for m in await mismatches(http, w, product, customer, orders)]
+        raise AssertionError("survivors still answer wrongly:\n" + "\n".join(wrong)) from None
     late = await place(http, survivors[1].url, product=product, customer=customer)
     assert (await outcome(http, survivors[0].url, late))["state"] == "VALIDATED"
     assert loop.time() - killed_at < 60
