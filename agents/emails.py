@@ -23,24 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from datetime import datetime
 from typing import Callable
 
-from app import smtp, topics
+from app import metrics, smtp, topics
 from app.deadlines import DeadlineAnnouncer
 from app.main import app, settings
-from app.streams import current_partition, decoded, decoded_items
+from app.streams import consumes, current_partition
 from models.records import Customer, Email, Order, OrderState, PaidOrder, Payment, utc_now
 from models.state import EmailJoin
 from tables.customers import customer_records
 from tables.emails import email_joins, emails_sent, open_joins
 
 log = logging.getLogger(__name__)
-
-#: Matches dropped, by why (no customer record); exposed as metrics later.
-dropped_matches: Counter[str] = Counter()
-
 
 def within(order: Order, payment: Payment, window_ms: int) -> bool:
     return abs(order.event_time_ms - payment.event_time_ms) <= window_ms
@@ -128,37 +123,33 @@ async def _join(order_id: str, add: Callable[[EmailJoin | None], tuple]) -> None
         )
 
 
-@app.agent(topics.payments)
-async def key_payments_by_order(payments):
-    async for payment in decoded(payments, Payment.from_bytes):
-        await topics.payments_by_order.send(
-            key=payment.order_id.encode(), value=payment.to_bytes(), timestamp=payment.timestamp
-        )
+@consumes(topics.payments, Payment.from_bytes)
+async def key_payments_by_order(payment: Payment) -> None:
+    await topics.payments_by_order.send(
+        key=payment.order_id.encode(), value=payment.to_bytes(), timestamp=payment.timestamp
+    )
 
 
-@app.agent(topics.orders)
-async def join_validated_orders(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        _advance_clock(order.event_time_ms)
-        if order.state == OrderState.VALIDATED:
-            await _join(order.id, lambda entry: join_order(entry, order, _window_ms()))
+@consumes(topics.orders, Order.from_bytes)
+async def join_validated_orders(order: Order) -> None:
+    _advance_clock(order.event_time_ms)
+    if order.state == OrderState.VALIDATED:
+        await _join(order.id, lambda entry: join_order(entry, order, _window_ms()))
 
 
-@app.agent(topics.payments_by_order)
-async def join_payments(payments):
-    async for payment in decoded(payments, Payment.from_bytes):
-        _advance_clock(payment.event_time_ms)
-        await _join(payment.order_id, lambda entry: join_payment(entry, payment, _window_ms()))
+@consumes(topics.payments_by_order, Payment.from_bytes)
+async def join_payments(payment: Payment) -> None:
+    _advance_clock(payment.event_time_ms)
+    await _join(payment.order_id, lambda entry: join_payment(entry, payment, _window_ms()))
 
 
-@app.agent(topics.email_join_expiries)
-async def expire_joins(expiries):
-    async for order_id, _ in decoded_items(expiries, bytes):
-        closes, now = open_joins.get(order_id), event_clock.get(current_partition())
-        if closes is not None and now is not None and closes <= now:
-            del open_joins[order_id]
-            if order_id in email_joins:
-                del email_joins[order_id]
+@consumes(topics.email_join_expiries, bytes, keyed=True)
+async def expire_joins(order_id: str, _: bytes) -> None:
+    closes, now = open_joins.get(order_id), event_clock.get(current_partition())
+    if closes is not None and now is not None and closes <= now:
+        del open_joins[order_id]
+        if order_id in email_joins:
+            del email_joins[order_id]
 
 
 expired_joins = DeadlineAnnouncer(open_joins, topics.email_join_expiries)
@@ -185,23 +176,24 @@ async def deliver(email: Email) -> Email:
                 log.error("email for order %s refused for good: %s", email.order_id, error)
                 return email.model_copy(update={"delivered_by": "refused"})
             delay = next(delays)
+            metrics.email_retries.inc()
             log.warning(
                 "email for order %s not sent (%r); retrying in %.1fs", email.order_id, error, delay
             )
             await asyncio.sleep(delay)
 
 
-@app.agent(topics.paid_orders_by_customer)
-async def send_emails(matches):
-    async for paid in decoded(matches, PaidOrder.from_bytes):
-        order = paid.order
-        if order.id in emails_sent:
-            continue
-        stored = customer_records.get(str(order.customer_id))
-        if stored is None:
-            dropped_matches["unknown customer"] += 1
-            log.info("no email for order %s: customer %s unknown", order.id, order.customer_id)
-            continue
-        email = await deliver(compose_email(paid, Customer.from_bytes(stored), utc_now()))
-        emails_sent[order.id] = email.to_bytes()
-        await topics.emails.send(key=order.id.encode(), value=email.to_bytes())
+@consumes(topics.paid_orders_by_customer, PaidOrder.from_bytes)
+async def send_emails(paid: PaidOrder) -> None:
+    order = paid.order
+    if order.id in emails_sent:
+        return
+    stored = customer_records.get(str(order.customer_id))
+    if stored is None:
+        metrics.emails.labels("no_customer").inc()
+        log.info("no email for order %s: customer %s unknown", order.id, order.customer_id)
+        return
+    email = await deliver(compose_email(paid, Customer.from_bytes(stored), utc_now()))
+    emails_sent[order.id] = email.to_bytes()
+    metrics.emails.labels(email.delivered_by).inc()
+    await topics.emails.send(key=order.id.encode(), value=email.to_bytes())

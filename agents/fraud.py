@@ -15,8 +15,8 @@ Keeps: fraud_sessions (customer id -> FraudSession), fraud_checks (order id -> r
 from __future__ import annotations
 
 from app import topics
-from app.main import app, settings
-from app.streams import decoded, publish_validation
+from app.main import settings
+from app.streams import consumes, publish_validation
 from models.records import CheckType, Order, OrderState, ValidationResult
 from models.state import FraudSession
 from tables.fraud import fraud_checks, fraud_sessions
@@ -38,33 +38,31 @@ def assess_fraud(
     return FraudSession(total_cents=total, last_event_ms=max(session.last_event_ms, event_ms)), result
 
 
-@app.agent(topics.orders)
-async def key_orders_by_customer(orders):
+@consumes(topics.orders, Order.from_bytes)
+async def key_orders_by_customer(order: Order) -> None:
     """Every order event, by customer: the fraud check reads CREATED, routing by level all."""
-    async for order in decoded(orders, Order.from_bytes):
-        await topics.orders_by_customer.send(
-            key=str(order.customer_id).encode(), value=order.to_bytes(), timestamp=order.timestamp
+    await topics.orders_by_customer.send(
+        key=str(order.customer_id).encode(), value=order.to_bytes(), timestamp=order.timestamp
+    )
+
+
+@consumes(topics.orders_by_customer, Order.from_bytes)
+async def check_fraud(order: Order) -> None:
+    if order.state != OrderState.CREATED:
+        return
+    answered = fraud_checks.get(order.id)
+    if answered is not None:
+        result = ValidationResult(answered)
+    else:
+        customer = str(order.customer_id)
+        stored = fraud_sessions.get(customer)
+        session, result = assess_fraud(
+            stored and FraudSession.from_bytes(stored),
+            amount_cents(order),
+            order.event_time_ms,
+            limit_cents=settings.fraud_limit * 100,
+            gap_ms=settings.fraud_session_gap_s * 1000,
         )
-
-
-@app.agent(topics.orders_by_customer)
-async def check_fraud(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        if order.state != OrderState.CREATED:
-            continue
-        answered = fraud_checks.get(order.id)
-        if answered is not None:
-            result = ValidationResult(answered)
-        else:
-            customer = str(order.customer_id)
-            stored = fraud_sessions.get(customer)
-            session, result = assess_fraud(
-                stored and FraudSession.from_bytes(stored),
-                amount_cents(order),
-                order.event_time_ms,
-                limit_cents=settings.fraud_limit * 100,
-                gap_ms=settings.fraud_session_gap_s * 1000,
-            )
-            fraud_sessions[customer] = session.to_bytes()
-            fraud_checks[order.id] = result.value
-        await publish_validation(order.id, CheckType.FRAUD_CHECK, result)
+        fraud_sessions[customer] = session.to_bytes()
+        fraud_checks[order.id] = result.value
+    await publish_validation(order.id, CheckType.FRAUD_CHECK, result)

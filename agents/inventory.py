@@ -14,8 +14,7 @@ Keeps: stock_levels (product -> units), reserved_stock (product -> units),
 from __future__ import annotations
 
 from app import topics
-from app.main import app
-from app.streams import decoded, decoded_items, publish_validation
+from app.streams import consumes, publish_validation
 from models.records import CheckType, Order, OrderState, ValidationResult
 from models.state import InventoryCheck
 from tables.inventory import inventory_checks, reserved_stock, stock_levels
@@ -51,36 +50,33 @@ def parse_stock_level(raw: bytes) -> int:
     return level
 
 
-@app.agent(topics.warehouse_inventory)
-async def record_stock_levels(levels):
-    async for product, level in decoded_items(levels, parse_stock_level):
-        stock_levels[product] = level
+@consumes(topics.warehouse_inventory, parse_stock_level, keyed=True)
+async def record_stock_levels(product: str, level: int) -> None:
+    stock_levels[product] = level
 
 
-@app.agent(topics.orders)
-async def key_orders_by_product(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        if order.state in (OrderState.CREATED, OrderState.FAILED):
-            await topics.orders_by_product.send(
-                key=order.product.encode(), value=order.to_bytes(), timestamp=order.timestamp
-            )
+@consumes(topics.orders, Order.from_bytes)
+async def key_orders_by_product(order: Order) -> None:
+    if order.state in (OrderState.CREATED, OrderState.FAILED):
+        await topics.orders_by_product.send(
+            key=order.product.encode(), value=order.to_bytes(), timestamp=order.timestamp
+        )
 
 
-@app.agent(topics.orders_by_product)
-async def reserve_stock(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        product = order.product
-        stored = inventory_checks.get(order.id)
-        check = stored and InventoryCheck.from_bytes(stored)
-        held = reserved_stock.get(product, 0)
-        if order.state == OrderState.CREATED:
-            if check is None:
-                check = reserve(order, stock_levels.get(product, 0), held)
-                if check.reserved:
-                    reserved_stock[product] = held + check.reserved
-                inventory_checks[order.id] = check.to_bytes()
-            await publish_validation(order.id, CheckType.INVENTORY_CHECK, check.result)
-        elif check is None or not check.released:  # FAILED: compensate, once
-            if check is not None and check.reserved:
-                reserved_stock[product] = held - check.reserved
-            inventory_checks[order.id] = release(check, product).to_bytes()
+@consumes(topics.orders_by_product, Order.from_bytes)
+async def reserve_stock(order: Order) -> None:
+    product = order.product
+    stored = inventory_checks.get(order.id)
+    check = stored and InventoryCheck.from_bytes(stored)
+    held = reserved_stock.get(product, 0)
+    if order.state == OrderState.CREATED:
+        if check is None:
+            check = reserve(order, stock_levels.get(product, 0), held)
+            if check.reserved:
+                reserved_stock[product] = held + check.reserved
+            inventory_checks[order.id] = check.to_bytes()
+        await publish_validation(order.id, CheckType.INVENTORY_CHECK, check.result)
+    elif check is None or not check.released:  # FAILED: compensate, once
+        if check is not None and check.reserved:
+            reserved_stock[product] = held - check.reserved
+        inventory_checks[order.id] = release(check, product).to_bytes()

@@ -8,8 +8,7 @@ Keeps: nothing (a redelivered order gets the same answer; the aggregator keeps t
 from __future__ import annotations
 
 from app import topics
-from app.main import app
-from app.streams import decoded, publish_validation
+from app.streams import consumes, publish_validation
 from models.records import CheckType, Order, OrderState, ValidationResult
 
 
@@ -20,10 +19,7 @@ def check_order_details(order: Order) -> ValidationResult:
     return ValidationResult.PASS if well_formed else ValidationResult.FAIL
 
 
-@app.agent(topics.orders)
-async def check_details(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        if order.state == OrderState.CREATED:
-            await publish_validation(
-                order.id, CheckType.ORDER_DETAILS_CHECK, check_order_details(order)
-            )
+@consumes(topics.orders, Order.from_bytes)
+async def check_details(order: Order) -> None:
+    if order.state == OrderState.CREATED:
+        await publish_validation(order.id, CheckType.ORDER_DETAILS_CHECK, check_order_details(order))

@@ -9,8 +9,8 @@ Keeps: order_placements (order id -> id of the request that placed it),
 from __future__ import annotations
 
 from app import topics
-from app.main import app
-from app.streams import decoded
+from app import metrics
+from app.streams import consumes
 from models.records import Order, OrderState, PlaceOrder
 from tables.orders import latest_orders, order_placements
 
@@ -41,22 +41,21 @@ def supersedes(incoming: Order, current: Order | None) -> bool:
     return current is None or STATE_RANK[incoming.state] > STATE_RANK[current.state]
 
 
-@app.agent(topics.order_requests)
-async def place_orders(requests):
-    async for request in decoded(requests, PlaceOrder.from_bytes):
-        order = request.order
-        placed_by = order_placements.get(order.id)
-        if may_place(placed_by, request.request_id):
-            await topics.orders.send(
-                key=order.id.encode(), value=order.to_bytes(), timestamp=order.timestamp
-            )
-            if placed_by is None:
-                order_placements[order.id] = request.request_id
+@consumes(topics.order_requests, PlaceOrder.from_bytes)
+async def place_orders(request: PlaceOrder) -> None:
+    order = request.order
+    placed_by = order_placements.get(order.id)
+    if may_place(placed_by, request.request_id):
+        await topics.orders.send(
+            key=order.id.encode(), value=order.to_bytes(), timestamp=order.timestamp
+        )
+        if placed_by is None:
+            order_placements[order.id] = request.request_id
 
 
-@app.agent(topics.orders)
-async def update_latest_orders(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        current = latest_orders.get(order.id)
-        if supersedes(order, current and Order.from_bytes(current)):
-            latest_orders[order.id] = order.to_bytes()
+@consumes(topics.orders, Order.from_bytes)
+async def update_latest_orders(order: Order) -> None:
+    metrics.order_events.labels(order.state.value).inc()
+    current = latest_orders.get(order.id)
+    if supersedes(order, current and Order.from_bytes(current)):
+        latest_orders[order.id] = order.to_bytes()

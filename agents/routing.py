@@ -12,34 +12,27 @@ Reads: customer_records (co-partitioned with orders-by-customer).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
-from app import topics
-from app.main import app
-from app.streams import decoded
+from app import metrics, topics
+from app.streams import consumes
 from models.records import Customer, Order, OrderEnriched
 from tables.customers import customer_records
 
 log = logging.getLogger(__name__)
 
-#: Order events not routed because their customer's level has no topic, by level.
-unknown_levels: Counter[str] = Counter()
-
-
 def enrich(order: Order, customer: Customer) -> OrderEnriched:
     return OrderEnriched(id=order.id, customer_id=customer.id, customer_level=customer.level)
 
 
-@app.agent(topics.orders_by_customer)
-async def route_by_level(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        stored = customer_records.get(str(order.customer_id))
-        if stored is None:
-            continue
-        enriched = enrich(order, Customer.from_bytes(stored))
-        topic = topics.levels.get(enriched.customer_level)
-        if topic is None:
-            unknown_levels[enriched.customer_level] += 1
-            log.warning("order %s: customer level %r has no topic", order.id, enriched.customer_level)
-            continue
-        await topic.send(key=order.id.encode(), value=enriched.to_bytes(), timestamp=order.timestamp)
+@consumes(topics.orders_by_customer, Order.from_bytes)
+async def route_by_level(order: Order) -> None:
+    stored = customer_records.get(str(order.customer_id))
+    if stored is None:
+        return
+    enriched = enrich(order, Customer.from_bytes(stored))
+    topic = topics.levels.get(enriched.customer_level)
+    if topic is None:
+        metrics.unrouted_orders.labels(enriched.customer_level).inc()
+        log.warning("order %s: customer level %r has no topic", order.id, enriched.customer_level)
+        return
+    await topic.send(key=order.id.encode(), value=enriched.to_bytes(), timestamp=order.timestamp)

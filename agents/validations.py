@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import time
 
-from app import topics
+from app import metrics, topics
 from app.main import app, settings
 from app.deadlines import DeadlineAnnouncer
-from app.streams import decoded, decoded_items
+from app.streams import consumes
 from models.records import TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult
 from models.state import ValidationProgress
 from tables.validations import open_orders, validation_progress
@@ -91,43 +91,41 @@ def _close(order_id: str) -> None:
         del open_orders[order_id]
 
 
-@app.agent(topics.orders)
-async def track_orders(orders):
-    async for order in decoded(orders, Order.from_bytes):
-        progress = _load(order.id)
-        if order.state == OrderState.CREATED and progress.order is None:
-            deadline = max(order.event_time_ms, now_ms()) + settings.order_timeout_s * 1000
-            open_orders[order.id] = deadline
-            opened = progress.model_copy(update={"order": order})
-            await _settle(order.id, opened)
-        elif progress.decided == order.state and not progress.confirmed:
-            _close(order.id)
-            validation_progress[order.id] = progress.model_copy(
-                update={"confirmed": True}
-            ).to_bytes()
+@consumes(topics.orders, Order.from_bytes)
+async def track_orders(order: Order) -> None:
+    progress = _load(order.id)
+    if order.state == OrderState.CREATED and progress.order is None:
+        deadline = max(order.event_time_ms, now_ms()) + settings.order_timeout_s * 1000
+        open_orders[order.id] = deadline
+        opened = progress.model_copy(update={"order": order})
+        await _settle(order.id, opened)
+    elif progress.decided == order.state and not progress.confirmed:
+        _close(order.id)
+        validation_progress[order.id] = progress.model_copy(update={"confirmed": True}).to_bytes()
 
 
-@app.agent(topics.order_validations)
-async def aggregate_validations(validations):
-    async for validation in decoded(validations, OrderValidation.from_bytes):
-        progress = _load(validation.order_id)
-        updated = with_result(progress, validation)
-        if progress.outcome is None and updated is not progress:
-            await _settle(validation.order_id, updated)
+@consumes(topics.order_validations, OrderValidation.from_bytes)
+async def aggregate_validations(validation: OrderValidation) -> None:
+    progress = _load(validation.order_id)
+    updated = with_result(progress, validation)
+    if progress.outcome is None and updated is not progress:
+        metrics.validations.labels(
+            validation.check_type.value, validation.validation_result.value
+        ).inc()
+        await _settle(validation.order_id, updated)
 
 
-@app.agent(topics.order_deadlines)
-async def expire_orders(deadlines):
-    async for order_id, _ in decoded_items(deadlines, bytes):
-        deadline = open_orders.get(order_id)
-        if deadline is None or deadline > now_ms():
-            continue  # closed meanwhile, or a repeated notice of a deadline that moved on
-        progress = _load(order_id)
-        open_orders[order_id] = now_ms() + settings.order_timeout_s * 1000
-        if progress.outcome is not None:
-            await _publish(progress.outcome)
-        else:
-            await _settle(order_id, progress, overdue=True)
+@consumes(topics.order_deadlines, bytes, keyed=True)
+async def expire_orders(order_id: str, _: bytes) -> None:
+    deadline = open_orders.get(order_id)
+    if deadline is None or deadline > now_ms():
+        return  # closed meanwhile, or a repeated notice of a deadline that moved on
+    progress = _load(order_id)
+    open_orders[order_id] = now_ms() + settings.order_timeout_s * 1000
+    if progress.outcome is not None:
+        await _publish(progress.outcome)
+    else:
+        await _settle(order_id, progress, overdue=True)
 
 
 overdue_orders = DeadlineAnnouncer(open_orders, topics.order_deadlines)

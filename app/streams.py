@@ -1,44 +1,77 @@
-"""Agent input and output: decoding with dead letters, and publishing validation results.
+"""The shell every agent runs in, and publishing validation results.
 
-An exception inside an agent would make Faust ack the record anyway and lose it, so agents never
-see undecodable bytes: `decoded()` yields parsed values and sends everything else, with the error
-and its source in headers, to `<topic>-dead-letters`.
+If a Faust agent raises, Faust acks the record anyway and the agent restarts: the record is lost
+without a trace. So services are written as handlers of one record, registered with `consumes()`:
+the shell decodes each record, calls the handler, and sends what cannot be decoded or processed
+(original key and bytes; the error, the agent and the source offset in headers) to
+`<topic>-dead-letters`, then goes on with the next record.
+
+Several agents read `orders`; a record none of them can decode is dead-lettered once, by the
+first agent registered on its topic. A record that one agent fails to process is dead-lettered
+by that agent.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import AsyncIterator, Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
-from faust import EventT, StreamT, current_event
+from faust import EventT, TopicT, current_event
+from faust.types import AgentT
 from pydantic import ValidationError
 
-from app import topics
+from app import metrics, topics
+from app.main import app
 from models.records import CheckType, OrderValidation, ValidationResult
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-
-async def decoded(stream: StreamT, parse: Callable[[bytes], T]) -> AsyncIterator[T]:
-    """The stream's values parsed by `parse` (e.g. `Order.from_bytes`); the rest dead-lettered."""
-    async for _, value in decoded_items(stream, parse):
-        yield value
+#: Topic name -> the agent that dead-letters the topic's undecodable records.
+_decode_failures_reported_by: dict[str, str] = {}
 
 
-async def decoded_items(
-    stream: StreamT, parse: Callable[[bytes], T]
-) -> AsyncIterator[tuple[str, T]]:
-    """(key, parsed value) pairs; keys are UTF-8 text. Records that fail either are dead-lettered."""
-    async for event in stream.events():
-        try:
-            key = (event.key or b"").decode()
-            value = parse(event.value)
-        except ValueError as exc:  # pydantic's ValidationError and UnicodeDecodeError are too
-            await send_to_dead_letters(event, _describe(exc))
-            continue
-        yield key, value
+class Rejected(Exception):
+    """Raised by a handler for a record it refuses: dead-lettered with this message."""
+
+
+def consumes(
+    topic: TopicT, parse: Callable[[bytes], T], *, keyed: bool = False
+) -> Callable[[Callable[..., Awaitable[None]]], AgentT]:
+    """Register `handle(value)` (or `handle(key, value)` when `keyed`) as an agent on `topic`.
+
+    `parse` turns the record's bytes into the value (e.g. `Order.from_bytes`); keys are UTF-8
+    text. The agent keeps Faust's concurrency of 1, so each partition is handled in order.
+    """
+
+    def register(handle: Callable[..., Awaitable[None]]) -> AgentT:
+        name = f"{handle.__module__}.{handle.__name__}"
+        reports_decode_failures = (
+            _decode_failures_reported_by.setdefault(topic.get_topic_name(), name) == name
+        )
+
+        async def run(stream):
+            async for event in stream.events():
+                try:
+                    key = (event.key or b"").decode()
+                    value = parse(event.value)
+                except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
+                    if reports_decode_failures:
+                        await send_to_dead_letters(event, _describe(exc), name)
+                    continue
+                try:
+                    await (handle(key, value) if keyed else handle(value))
+                except Rejected as exc:
+                    await send_to_dead_letters(event, str(exc), name)
+                except Exception as exc:
+                    log.exception("%s failed on a record of %s", name, topic.get_topic_name())
+                    await send_to_dead_letters(event, f"{type(exc).__name__}: {exc}", name)
+
+        run.__doc__ = handle.__doc__
+        return app.agent(topic, name=name)(run)
+
+    return register
 
 
 def current_partition() -> int:
@@ -46,17 +79,19 @@ def current_partition() -> int:
     return current_event().message.partition
 
 
-async def send_to_dead_letters(event: EventT, error: str) -> None:
+async def send_to_dead_letters(event: EventT, error: str, agent: str) -> None:
     message = event.message
     log.warning(
-        "dead letter from %s[%s]@%s (key %r): %s",
-        message.topic, message.partition, message.offset, event.key, error,
+        "dead letter from %s[%s]@%s (key %r) in %s: %s",
+        message.topic, message.partition, message.offset, event.key, agent, error,
     )
+    metrics.dead_letters.labels(message.topic).inc()
     await topics.DEAD_LETTERS[message.topic].send(
         key=event.key,
         value=event.value,
         headers={
             "error": error.encode(),
+            "agent": agent.encode(),
             "source-topic": message.topic.encode(),
             "source-partition": str(message.partition).encode(),
             "source-offset": str(message.offset).encode(),

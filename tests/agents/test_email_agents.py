@@ -4,10 +4,10 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from agents import emails as email_service
 from agents.customers import record_customers
 from agents.emails import expire_joins, join_payments, send_emails
-from agents.routing import route_by_level, unknown_levels
+from agents.routing import route_by_level
+from app import metrics
 from models.records import Customer, Order, OrderState, PaidOrder, Payment
 from tables.customers import customer_records
 from tables.emails import email_joins, open_joins
@@ -48,26 +48,26 @@ async def test_a_match_is_emailed_once_and_an_unknown_customer_not_at_all(sent):
     await store_customers(customer(51))
     known = PaidOrder(order=order("e1", 51), payment=payment("e1")).to_bytes()
     unknown = PaidOrder(order=order("e2", 52), payment=payment("e2")).to_bytes()
-    dropped = email_service.dropped_matches["unknown customer"]
+    dropped = metrics.sample("emails_total", outcome="no_customer")
     async with send_emails.test_context() as agent:
         await agent.put(key=b"51", value=known)
         await agent.put(key=b"51", value=known)
         await agent.put(key=b"52", value=unknown)
     [email] = [json.loads(call.kwargs["value"]) for call in sent["emails"].await_args_list]
     assert (email["orderId"], email["to"], email["deliveredBy"]) == ("e1", "c51@x.org", "none")
-    assert email_service.dropped_matches["unknown customer"] == dropped + 1
+    assert metrics.sample("emails_total", outcome="no_customer") == dropped + 1
 
 
 async def test_orders_are_routed_by_level_and_unknown_levels_counted(sent):
     await store_customers(customer(61, "gold"), customer(62, "diamond"))
-    diamonds = unknown_levels["diamond"]
+    diamonds = metrics.sample("orders_unrouted_total", level="diamond")
     async with route_by_level.test_context() as agent:
         await agent.put(key=b"61", value=order("r1", 61).to_bytes())
         await agent.put(key=b"62", value=order("r2", 62).to_bytes())
         await agent.put(key=b"63", value=order("r3", 63).to_bytes())  # no such customer
     [routed] = sent["gold"].await_args_list
     assert json.loads(routed.kwargs["value"]) == {"id": "r1", "customerId": 61, "customerLevel": "gold"}
-    assert unknown_levels["diamond"] == diamonds + 1
+    assert metrics.sample("orders_unrouted_total", level="diamond") == diamonds + 1
     assert all(not sent[level].await_args_list for level in ("platinum", "silver", "bronze"))
 
 

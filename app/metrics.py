@@ -1,0 +1,71 @@
+"""This worker's metrics, served as Prometheus text at `GET /metrics`.
+
+Counters count what this worker processed since it started; Prometheus sums them over workers
+and handles the reset when a worker restarts. Consumer lag is measured when scraped.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from faust.types import TP
+from prometheus_client import (
+    CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest,
+)
+
+# A `_created` sample beside every counter doubles the output and tells nothing here.
+disable_created_metrics()
+registry = CollectorRegistry()
+
+order_events = Counter(
+    "orders_events", "Order events read from `orders`, by state.", ["state"], registry=registry,
+)
+validations = Counter(
+    "order_validations", "Validation results taken by the aggregator (first per order and check).",
+    ["check", "result"], registry=registry,
+)
+dead_letters = Counter(
+    "dead_letters", "Records sent to `<topic>-dead-letters`, by the topic they came from.",
+    ["topic"], registry=registry,
+)
+emails = Counter(
+    "emails", "Emails by outcome: smtp (an SMTP server took it), none (recorded only: no "
+    "SMTP_HOST), refused (refused for good), no_customer (a paid order of an unknown customer).",
+    ["outcome"], registry=registry,
+)
+email_retries = Counter(
+    "email_delivery_retries", "SMTP attempts that failed for a reason worth retrying.",
+    registry=registry,
+)
+unrouted_orders = Counter(
+    "orders_unrouted", "Order events not routed by level: the customer's level has no topic.",
+    ["level"], registry=registry,
+)
+consumer_lag = Gauge(
+    "consumer_lag", "Records on this worker's assigned partitions not yet committed, by topic.",
+    ["topic"], registry=registry,
+)
+
+
+def sample(name: str, **labels: str) -> float:
+    """The current value of one sample (e.g. `sample("emails_total", outcome="smtp")`), 0 if none."""
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+def lag_by_topic(
+    assigned: Iterable[TP], end_offsets: Mapping[TP, int], committed: Mapping[TP, int]
+) -> dict[str, int]:
+    """Per topic, the sum over assigned partitions of end offset minus committed offset."""
+    lag: dict[str, int] = {}
+    for tp in assigned:
+        behind = max(end_offsets.get(tp, 0) - committed.get(tp, 0), 0)
+        lag[tp.topic] = lag.get(tp.topic, 0) + behind
+    return lag
+
+
+def render(lag: Mapping[str, int]) -> bytes:
+    """The Prometheus text exposition, with the consumer lag just measured."""
+    consumer_lag.clear()
+    for topic, behind in lag.items():
+        consumer_lag.labels(topic).set(behind)
+    return generate_latest(registry)

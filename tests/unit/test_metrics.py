@@ -1,0 +1,19 @@
+from faust.types import TP
+
+from app import metrics
+
+
+def test_lag_sums_the_uncommitted_records_of_each_topics_assigned_partitions():
+    assigned = [TP("orders", 0), TP("orders", 1), TP("payments", 0)]
+    ends = {TP("orders", 0): 10, TP("orders", 1): 7, TP("payments", 0): 3, TP("orders", 2): 99}
+    committed = {TP("orders", 0): 4, TP("orders", 1): 7}
+    # Never committed: everything on it is behind. Not assigned: not this worker's lag.
+    assert metrics.lag_by_topic(assigned, ends, committed) == {"orders": 6, "payments": 3}
+
+
+def test_the_exposition_has_the_lag_just_measured_and_no_stale_topics():
+    metrics.render({"orders": 6, "payments": 3})
+    text = metrics.render({"orders": 2}).decode()
+    assert 'consumer_lag{topic="orders"} 2.0' in text
+    assert 'topic="payments"' not in text
+    assert "# TYPE orders_events_total counter" in text
