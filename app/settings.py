@@ -63,6 +63,10 @@ class Settings:
     smtp_password: str | None = None
     #: Largest request body the HTTP API reads.
     max_body_bytes: int = 64 * 1024
+    #: How long a request waits (a long-poll, the broker's acknowledgement) without `?timeout=`.
+    http_default_timeout_ms: int = 10_000
+    #: The largest `?timeout=` the API takes (keep it under your proxies' idle timeout).
+    http_max_timeout_ms: int = 300_000
     log_level: str = "info"
 
     @classmethod

@@ -11,9 +11,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.main import settings
 
-DEFAULT_TIMEOUT_MS = 10_000
-MAX_TIMEOUT_MS = 300_000
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -45,14 +42,15 @@ def timeout_seconds(request: web.Request) -> float:
     """The `?timeout=` query parameter (milliseconds) in seconds."""
     raw = request.query.get("timeout")
     if raw is None:
-        return DEFAULT_TIMEOUT_MS / 1000
+        return min(settings.http_default_timeout_ms, settings.http_max_timeout_ms) / 1000
     try:
         millis = int(raw)
     except ValueError:
         millis = -1
-    if not 0 <= millis <= MAX_TIMEOUT_MS:
+    if not 0 <= millis <= settings.http_max_timeout_ms:
         raise HttpError(
-            400, f"timeout must be whole milliseconds from 0 to {MAX_TIMEOUT_MS}", {"timeout": raw}
+            400, f"timeout must be whole milliseconds from 0 to {settings.http_max_timeout_ms}",
+            {"timeout": raw},
         )
     return millis / 1000
 

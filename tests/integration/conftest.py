@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import LocalBroker, free_port, free_port_pair
@@ -121,10 +121,13 @@ class OrdersApp:
         finally:
             await admin.close()
 
+    async def read_records(self, name: str) -> list[ConsumerRecord]:
+        """Every record on one of the app's topics, from the beginning to the end."""
+        return await read_partitions(self.kafka.bootstrap, await self.partitions(name))
+
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, value) on one of the app's topics, from the beginning to the end."""
-        records = await read_partitions(self.kafka.bootstrap, await self.partitions(name))
-        return [(record.key, record.value) for record in records]
+        return [(record.key, record.value) for record in await self.read_records(name)]
 
     async def partitions(self, name: str) -> list[TopicPartition]:
         topic = self.topic(name)

@@ -1,0 +1,152 @@
+"""`GET /openapi.json`: the HTTP API as an OpenAPI 3.1 document.
+
+Request bodies are described by the same pydantic schemas the views validate with, so the
+document cannot drift from what the API accepts.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from faust import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from app.main import app, settings
+from models.records import Customer, Order, Payment
+from models.requests import NewCustomer, NewOrder, NewPayment, StockLevel
+
+
+class StockSet(BaseModel):
+    product: str
+    stock: int
+
+
+class InventoryLevels(BaseModel):
+    product: str
+    stock: int
+    reserved: int
+    available: int
+
+
+class Error(BaseModel):
+    error: str
+    details: object = None
+
+
+REQUESTS = (NewOrder, NewPayment, NewCustomer, StockLevel)
+RESPONSES = (Order, Payment, Customer, StockSet, InventoryLevels, Error)
+
+
+def _ref(model: type[BaseModel]) -> dict:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _body(model: type[BaseModel]) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _answer(description: str, model: type[BaseModel] = Error) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _path_parameter(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _field_schema(model: type[BaseModel], field: str) -> dict:
+    return model.model_json_schema(by_alias=True)["properties"][field]
+
+
+TIMEOUT = {
+    "name": "timeout", "in": "query", "required": False,
+    "description": f"How long to wait, in milliseconds (default {settings.http_default_timeout_ms}).",
+    "schema": {"type": "integer", "minimum": 0, "maximum": settings.http_max_timeout_ms},
+}
+MALFORMED = _answer("A malformed body, path or query parameter: `details` says what is wrong.")
+TOO_LARGE = _answer("The body is larger than MAX_BODY_BYTES.")
+NO_OWNER = _answer("No worker owns the key, or its owner did not answer in time.")
+TIMED_OUT = _answer("Not answered within `timeout`.")
+
+
+def _put_and_get(
+    parameter: dict, body: type[BaseModel], stored: type[BaseModel], found: type[BaseModel], *,
+    put: str, get: str, missing: dict | None = None,
+) -> dict:
+    """A resource written with PUT (through a topic) and read with GET (from its owner)."""
+    return {
+        "put": {
+            "summary": put, "parameters": [parameter, TIMEOUT], "requestBody": _body(body),
+            "responses": {"200": _answer("Stored.", stored),
+                          "400": MALFORMED, "413": TOO_LARGE, "504": TIMED_OUT},
+        },
+        "get": {
+            "summary": get, "parameters": [parameter, TIMEOUT],
+            "responses": {"200": _answer("Found.", found), "400": MALFORMED, "503": NO_OWNER,
+                          **({"404": missing} if missing else {})},
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict:
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in REQUESTS]
+        + [(model, "serialization") for model in RESPONSES],
+        by_alias=True, ref_template="#/components/schemas/{model}",
+    )
+    order_id = _path_parameter("order_id", _field_schema(NewOrder, "id"))
+    product = _path_parameter("product", _field_schema(NewOrder, "product"))
+    customer_id = _path_parameter(
+        "customer_id", {"type": "string", "pattern": r"^0*[1-9][0-9]{0,17}$"}
+    )
+    order_query = {
+        "parameters": [order_id, TIMEOUT],
+        "responses": {"200": _answer("The order.", Order), "400": MALFORMED,
+                      "503": NO_OWNER, "504": TIMED_OUT},
+    }
+    paths = {
+        "/v1/orders": {"post": {
+            "summary": "Place an order (once per id).",
+            "parameters": [TIMEOUT], "requestBody": _body(NewOrder),
+            "responses": {"201": _answer("Placed.", Order), "400": MALFORMED,
+                          "409": _answer("The id is taken."), "413": TOO_LARGE,
+                          "503": NO_OWNER, "504": TIMED_OUT},
+        }},
+        "/v1/orders/{order_id}": {"get": {
+            "summary": "The latest state of an order; waits while it is absent.", **order_query,
+        }},
+        "/v1/orders/{order_id}/validated": {"get": {
+            "summary": "The order once VALIDATED or FAILED.", **order_query,
+        }},
+        "/v1/payments": {"post": {
+            "summary": "Record a payment for an order.",
+            "parameters": [TIMEOUT], "requestBody": _body(NewPayment),
+            "responses": {"201": _answer("Recorded.", Payment), "400": MALFORMED,
+                          "413": TOO_LARGE, "504": TIMED_OUT},
+        }},
+        "/v1/inventory/{product}": _put_and_get(
+            product, StockLevel, StockSet, InventoryLevels,
+            put="Set the absolute stock level of a product.",
+            get="Stock, reserved and available units of a product.",
+        ),
+        "/v1/customers/{customer_id}": _put_and_get(
+            customer_id, NewCustomer, Customer, Customer, put="Create or update a customer.",
+            get="A customer.", missing=_answer("Unknown customer."),
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "faust-orders", "version": "1",
+            "description": f"Request bodies are at most {settings.max_body_bytes} bytes.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas["$defs"]},
+    }
+
+
+@app.page("/openapi.json")
+class OpenApiView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json(openapi_document())
