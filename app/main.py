@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import faust
 
+from app import metadata_backoff
 from app.settings import Settings
 
 settings = Settings.from_env()
+metadata_backoff.install()
 
 
 class OrdersApp(faust.App):

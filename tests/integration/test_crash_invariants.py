@@ -1,0 +1,116 @@
+"""A worker SIGKILLed while orders stream in, then restarted: nothing is lost, nothing doubled.
+
+The invariants are computed from the topics themselves, not from what the API said:
+- every order placed (CREATED on `orders`) has exactly one terminal event, VALIDATED or FAILED;
+- every POST answered 201 is among them;
+- reserved stock equals the quantities of orders that passed the inventory check and did not
+  end FAILED, and never exceeds the stock;
+- no order gets a second email, and every paid VALIDATED order gets its one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter, defaultdict
+
+from tests.integration.api import inventory, new_product, pay, put_customer, set_stock
+from tests.integration.conftest import eventually, unique
+
+ORDERS = 300
+RATE_PER_S = 12
+KILL_AT, RESTART_AT = 80, 200
+#: One product runs out during the run; the other never does.
+SCARCE_STOCK, PLENTIFUL_STOCK = 30, 100_000
+#: Every tenth order is over the fraud limit, for a customer of its own (so only it fails).
+FRAUD_EVERY = 10
+
+
+async def test_a_worker_killed_under_load_loses_nothing_and_doubles_nothing(new_app, http, tmp_path):
+    app = new_app({"ORDER_TIMEOUT_S": "60"})
+    steady = app.add_worker(tmp_path / "steady")
+    victim = app.add_worker(tmp_path / "victim")
+    steady.wait_healthy()
+    url = steady.url  # all traffic enters through the worker that stays up
+    scarce, plentiful = new_product(), new_product()
+    await set_stock(http, url, scarce, SCARCE_STOCK)
+    await set_stock(http, url, plentiful, PLENTIFUL_STOCK)
+    customers = [random.randint(10_000, 10_000_000) for _ in range(20)]
+    for customer in customers:
+        await put_customer(http, url, customer)
+
+    accepted: list[str] = []
+    refused: Counter[int] = Counter()
+
+    async def place_and_pay(n: int) -> None:
+        fraud = n % FRAUD_EVERY == 0
+        body = {
+            "id": unique("crash"),
+            "customerId": random.randint(10_000_000, 20_000_000) if fraud else customers[n % 20],
+            "product": scarce if n % 2 else plentiful,
+            "quantity": random.randint(1, 3),
+            "price": 2500.0 if fraud else round(random.uniform(5, 20), 2),
+        }
+        async with http.post(f"{url}/v1/orders", json=body, params={"timeout": 30000}) as answer:
+            if answer.status != 201:
+                refused[answer.status] += 1
+                return
+        accepted.append(body["id"])
+        await pay(http, url, body["id"], body["quantity"] * body["price"])
+
+    loop = asyncio.get_running_loop()
+    placing, restarted = [], None
+    for n in range(ORDERS):
+        if n == KILL_AT:
+            victim.kill()
+        if n == RESTART_AT:
+            restarted = loop.run_in_executor(None, lambda: victim.start().wait_healthy(120))
+        placing.append(asyncio.create_task(place_and_pay(n)))
+        await asyncio.sleep(1 / RATE_PER_S)
+    await asyncio.gather(*placing)
+    await restarted
+    # A POST may fail while the group moves partitions (503 or 504), but most must get through.
+    assert len(accepted) >= ORDERS * 0.7, refused
+
+    async def events_by_order() -> dict[str, list[dict]] | None:
+        events = defaultdict(list)
+        for key, value in await app.read_topic("orders"):
+            events[key.decode()].append(json.loads(value))
+        undecided = [i for i, e in events.items() if all(o["state"] == "CREATED" for o in e)]
+        return None if undecided else events
+
+    events = await eventually(events_by_order, timeout=120, interval=1)
+    assert set(accepted) <= set(events)
+    terminal = {}
+    for order_id, history in events.items():
+        outcomes = [order for order in history if order["state"] in ("VALIDATED", "FAILED")]
+        assert len(outcomes) == 1, (order_id, history)
+        terminal[order_id] = outcomes[0]
+
+    inventory_results = {}
+    for key, value in await app.read_topic("order-validations"):
+        validation = json.loads(value)
+        if validation["checkType"] == "INVENTORY_CHECK":
+            inventory_results.setdefault(key.decode(), validation["validationResult"])
+    expected_reserved = Counter()
+    for order_id, order in terminal.items():
+        if inventory_results.get(order_id) == "PASS" and order["state"] != "FAILED":
+            expected_reserved[order["product"]] += order["quantity"]
+    for product, stock in ((scarce, SCARCE_STOCK), (plentiful, PLENTIFUL_STOCK)):
+        levels = await inventory(http, url, product)
+        assert levels["reserved"] == expected_reserved[product], (product, levels)
+        assert levels["reserved"] <= stock
+    assert expected_reserved[scarce] > SCARCE_STOCK - 3  # the scarce product did run out
+    states = Counter(order["state"] for order in terminal.values())
+    assert states["VALIDATED"] and states["FAILED"], states
+
+    paid_and_validated = {i for i in accepted if terminal[i]["state"] == "VALIDATED"}
+
+    async def emails_per_order() -> Counter | None:
+        sent = Counter(key.decode() for key, _ in await app.read_topic("emails"))
+        return sent if paid_and_validated <= set(sent) else None
+
+    sent = await eventually(emails_per_order, timeout=60, interval=1)
+    assert max(sent.values()) == 1, [i for i, count in sent.items() if count > 1]
+    assert set(sent) <= {i for i, order in terminal.items() if order["state"] == "VALIDATED"}
