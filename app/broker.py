@@ -94,6 +94,18 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+def new_cluster_id() -> str:
+    """A random Kafka cluster id: 16 bytes in URL-safe base64 without padding.
+
+    Never one that starts with "-": StorageTool would read it as an option and refuse to format
+    (one id in 64 did). Kafka's own Uuid.randomUuid() skips those for the same reason.
+    """
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
+
+
 class LocalBroker:
     """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1."""
 
@@ -169,10 +181,9 @@ class LocalBroker:
     def _format_storage(self, config: Path) -> None:
         if (self.data_dir / "logs" / "meta.properties").exists():
             return  # formatted by an earlier run: keep its data
-        # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         command = self._java(
-            "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster, "-c", str(config)
+            "kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id(),
+            "-c", str(config),
         )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from app.broker import LocalBroker, fetch_jars
+from app.broker import LocalBroker, fetch_jars, new_cluster_id
 
 
 def broker(tmp_path: Path) -> LocalBroker:
@@ -28,3 +28,11 @@ def test_a_completed_jar_cache_is_reused_without_maven(tmp_path, monkeypatch):
     (libs / ".complete").touch()
     monkeypatch.setattr("shutil.which", lambda name: None)  # mvn would be needed otherwise
     assert fetch_jars(tmp_path / "cache") == libs
+
+
+def test_a_new_cluster_id_never_looks_like_an_option(monkeypatch):
+    # These 16 bytes encode to "-_-_...": StorageTool would take it for an option.
+    ids = iter([bytes([0xFB, 0xFF, 0xBF]) * 5 + b"\x00", bytes(16)])
+    monkeypatch.setattr("uuid.uuid4", lambda: type("U", (), {"bytes": next(ids)})())
+    cluster = new_cluster_id()
+    assert cluster == "AAAAAAAAAAAAAAAAAAAAAA"
