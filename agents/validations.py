@@ -8,6 +8,14 @@ timers cannot write tables, so a timer only publishes overdue order ids to `orde
 the agents decide. An outcome not seen back on `orders` by its deadline (lost in a crash between
 storing and publishing it) is published again, and its deadline moves one period on.
 
+The opposite crash, an outcome on `orders` whose table write was lost, must not let the redelivered
+validation publish a second one. So every terminal event read from `orders` becomes its order's
+outcome, and after a partition is assigned its outcomes are held back until `orders` has been
+processed and committed up to the end it had then: by that time every outcome published before
+the crash has been read back. A held-back outcome is published by the deadline timer as soon as
+the partition has caught up (it is retried every HOLD_RETRY_MS). Nothing waits, so a slow catch-up
+never stalls the consumer.
+
 Consumes: orders (CREATED opens an order; its outcome coming back confirms it),
           order-validations, order-deadlines.
 Produces: orders (VALIDATED or FAILED), order-deadlines (the timer).
@@ -16,17 +24,25 @@ Keeps: validation_progress (order id -> ValidationProgress), open_orders (order 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+
+from faust.types import TP
 
 from app import metrics, topics
 from app.main import app, settings
 from app.deadlines import DeadlineAnnouncer
-from app.streams import consumes
+from app.streams import consumes, current_partition
 from models.records import TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult
 from models.state import ValidationProgress
 from tables.validations import open_orders, validation_progress
 
 REQUIRED_CHECKS = frozenset(CheckType)
+#: How soon a held-back outcome is tried again.
+HOLD_RETRY_MS = 1000
+
+log = logging.getLogger(__name__)
 
 
 def conclude(progress: ValidationProgress, *, overdue: bool = False) -> Order | None:
@@ -81,6 +97,9 @@ async def _settle(order_id: str, progress: ValidationProgress, *, overdue: bool 
 
 
 async def _publish(outcome: Order) -> None:
+    if not may_publish_now(current_partition()):
+        open_orders[outcome.id] = now_ms() + HOLD_RETRY_MS  # the deadline timer tries again
+        return
     await topics.orders.send(
         key=outcome.id.encode(), value=outcome.to_bytes(), timestamp=outcome.timestamp
     )
@@ -99,9 +118,13 @@ async def track_orders(order: Order) -> None:
         open_orders[order.id] = deadline
         opened = progress.model_copy(update={"order": order})
         await _settle(order.id, opened)
-    elif progress.decided == order.state and not progress.confirmed:
+    elif order.state != OrderState.CREATED and not progress.confirmed:
+        # The log has the order's outcome: ours coming back, or one published before a crash
+        # that the table lost. Either way it is the one.
         _close(order.id)
-        validation_progress[order.id] = progress.model_copy(update={"confirmed": True}).to_bytes()
+        validation_progress[order.id] = progress.model_copy(
+            update={"outcome": order, "confirmed": True}
+        ).to_bytes()
 
 
 @consumes(topics.order_validations, OrderValidation.from_bytes)
@@ -134,3 +157,71 @@ overdue_orders = DeadlineAnnouncer(open_orders, topics.order_deadlines)
 @app.timer(interval=1.0)
 async def find_overdue_orders() -> None:
     await overdue_orders.announce(lambda partition: now_ms())
+
+
+# Holding outcomes back after an assignment -----------------------------------------------------
+
+def caught_up(end_at_assignment: int | None, committed: int | None) -> bool:
+    """Whether a partition's `orders`, as they were when it was assigned, are all committed."""
+    return end_at_assignment is not None and (committed or 0) >= end_at_assignment
+
+
+#: `orders` partition -> its end offset when assigned (None: being looked up), until caught up.
+catching_up: dict[int, int | None] = {}
+
+
+def committed_offset(partition: int) -> int | None:
+    """The group's committed offset of an `orders` partition, as this worker knows it."""
+    tp = TP(topics.orders.get_topic_name(), partition)
+    return app.consumer._committed_offset.get(tp)  # Faust keeps no public copy of it
+
+
+def may_publish_now(partition: int) -> bool:
+    """Whether outcomes of `partition` may go out: it is not held, or it has caught up."""
+    if partition not in catching_up:
+        return True
+    end = catching_up[partition]
+    if end is None or not caught_up(end, committed_offset(partition)):
+        return False
+    del catching_up[partition]
+    return True
+
+
+#: Counts assignments, so that a slow look-up of an older one does not overwrite a newer one.
+_assignments = 0
+#: Look-ups under way (asyncio keeps only weak references to tasks).
+_look_ups: set[asyncio.Future] = set()
+
+
+async def hold_outcomes_until_caught_up(sender, assigned: set[TP], **_) -> None:
+    """On every assignment: hold back the outcomes of the assigned partitions until caught up.
+
+    Runs inside Faust's rebalance callback, so it only marks the partitions held; their end
+    offsets are looked up beside it (with the broker down, a look-up can take long).
+    """
+    global _assignments
+    _assignments += 1
+    name = topics.orders.get_topic_name()
+    partitions = [tp for tp in assigned if tp.topic == name]
+    catching_up.clear()
+    catching_up.update({tp.partition: None for tp in partitions})
+    look_up = asyncio.ensure_future(_look_up_ends(partitions, _assignments))
+    _look_ups.add(look_up)
+    look_up.add_done_callback(_look_ups.discard)
+
+
+async def _look_up_ends(partitions: list[TP], assignment: int) -> None:
+    for attempt in range(1, 4):
+        try:
+            ends = await app.consumer.highwaters(*partitions)
+            break
+        except Exception as error:  # the broker is unreachable: try again, then let go
+            log.warning("end offsets of %s unknown (%r), attempt %d", partitions, error, attempt)
+            await asyncio.sleep(1)
+    else:
+        ends = {tp: 0 for tp in partitions}  # not knowing the end must not hold outcomes forever
+    if assignment == _assignments:
+        catching_up.update({tp.partition: end for tp, end in ends.items()})
+
+
+app.on_partitions_assigned.connect(hold_outcomes_until_caught_up)

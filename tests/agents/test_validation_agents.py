@@ -1,3 +1,4 @@
+import asyncio
 import inspect
 import json
 import uuid
@@ -143,3 +144,69 @@ async def test_the_timer_announces_each_overdue_deadline_of_its_partitions_once(
         await inspect.unwrap(find_overdue_orders)()  # the timer's body, without its loop
     announced = [call.kwargs["key"] for call in sent["order-deadlines"].await_args_list]
     assert announced.count(b"t1") == 1 and b"t2" not in announced
+
+
+async def test_an_outcome_on_orders_that_the_table_lost_is_not_published_again(sent):
+    # A crash after the VALIDATED event reached `orders` and before the table recorded it: the
+    # last validation comes again, but the event read back from `orders` is the outcome.
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a5", value=order("a5").to_bytes())
+    checks = list(CheckType)
+    async with aggregate_validations.test_context() as agent:
+        for check in checks[:2]:
+            await agent.put(key=b"a5", value=validation("a5", check))
+    published_before_the_crash = order("a5", state=OrderState.VALIDATED).to_bytes()
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a5", value=published_before_the_crash)
+    async with aggregate_validations.test_context() as agent:
+        await agent.put(key=b"a5", value=validation("a5", checks[2]))  # redelivered
+    assert sent_values(sent["orders"]) == []
+    assert "a5" not in open_orders
+
+
+async def test_outcomes_are_held_back_until_the_assigned_partition_has_caught_up(sent, monkeypatch):
+    partition = 2
+    monkeypatch.setitem(validations.catching_up, partition, 10)  # `orders` ended at 10 when assigned
+    committed = {partition: 4}
+    monkeypatch.setattr(validations, "committed_offset", lambda p: committed[p])
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a6", value=order("a6").to_bytes(), partition=partition)
+    async with aggregate_validations.test_context() as agent:
+        await agent.put(key=b"a6", value=validation("a6", CheckType.FRAUD_CHECK, ValidationResult.FAIL),
+                        partition=partition)
+    assert sent_values(sent["orders"]) == []  # decided, but not published yet
+    assert open_orders["a6"] <= now_ms() + validations.HOLD_RETRY_MS  # the timer will try again
+
+    committed[partition] = 10  # caught up
+    async with expire_orders.test_context() as deadlines:
+        soon = now_ms() + validations.HOLD_RETRY_MS
+        monkeypatch.setattr(validations, "now_ms", lambda: soon)
+        await deadlines.put(key=b"a6", value=b"", partition=partition)
+    assert [o["state"] for o in sent_values(sent["orders"])] == ["FAILED"]
+    assert partition not in validations.catching_up
+
+
+def test_a_partition_has_caught_up_once_its_end_at_assignment_is_committed():
+    assert validations.caught_up(0, None)  # empty when assigned
+    assert not validations.caught_up(None, 50)  # end not known yet
+    assert not validations.caught_up(10, 9)
+    assert validations.caught_up(10, 10)
+
+
+async def test_an_assignment_holds_its_orders_partitions_until_their_ends_are_known(monkeypatch):
+    orders_topic = validations.topics.orders.get_topic_name()
+    looked_up = asyncio.Event()
+
+    class Consumer:
+        async def highwaters(self, *partitions):
+            await looked_up.wait()
+            return {tp: 7 for tp in partitions}
+
+    monkeypatch.setattr(app, "_consumer", Consumer())
+    monkeypatch.setattr(validations, "catching_up", {0: 3})  # from an earlier assignment
+    await validations.hold_outcomes_until_caught_up(app, {TP(orders_topic, 1), TP("other", 0)})
+    assert validations.catching_up == {1: None}  # held at once; partition 0 is gone
+    assert not validations.may_publish_now(1)
+    looked_up.set()
+    await asyncio.gather(*validations._look_ups)
+    assert validations.catching_up == {1: 7}
