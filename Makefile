@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker trace mailbox test bench clean
+.PHONY: install broker-jars run worker trace mailbox test bench soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: broker-jars
 ## bench: the benchmarks against a local broker; figures appended to BENCHMARKS.md (BENCH_ARGS='--keys 100000')
 bench: broker-jars
 	$(PY) -m bench $(BENCH_ARGS)
+
+## soak: one worker for SOAK_MINUTES (10) at half its maximum rate; RSS growth and lag to BENCHMARKS.md
+soak: broker-jars
+	$(PY) -m bench soak --minutes $(or $(SOAK_MINUTES),10)
 
 ## clean: remove local state (broker data, table stores, logs); keeps .venv and the jar cache
 clean:

@@ -1,4 +1,5 @@
-"""`python -m bench [--keys N] [--orders N]` (what `make bench` runs).
+"""`python -m bench [--keys N] [--orders N]` (what `make bench` runs) and
+`python -m bench soak [--minutes M]` (what `make soak` runs).
 
 Starts a local broker in a temporary folder (or uses KAFKA_BOOTSTRAP), runs the benchmarks on
 fresh app ids, appends the figures to BENCHMARKS.md with the machine and the command, and prints
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from app.broker import LocalBroker, free_port, free_port_pair
 from app.settings import Settings
-from bench import recovery
+from bench import recovery, soak
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -64,7 +65,7 @@ async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> 
     return figures
 
 
-def report(figures: dict, command: str) -> str:
+def recovery_report(figures: dict, command: str) -> str:
     keys, per_million = figures["keys"], 1_000_000 / figures["keys"]
     cold, warm = figures["cold_restore_s"], figures["warm_restore_s"]
     grown = figures["restored_rss_mb"] - figures["idle_rss_mb"]
@@ -84,17 +85,31 @@ def report(figures: dict, command: str) -> str:
         (f"throughput, two workers ({figures['orders']:,} orders)",
          f"{figures['orders_per_s_2_workers']:,.0f} orders/s"),
     ]
+    return section("Recovery and scale-out", command, rows,
+                   f"Writing the changelog took {figures['fill_s']:.1f} s (not counted).")
+
+
+def soak_report(figures: dict, command: str) -> str:
+    return section("Soak", command, soak.report(figures),
+                   after="Samples (every minute):\n\n" + soak.samples_table(figures["samples"]))
+
+
+def section(title: str, command: str, rows: list[tuple[str, str]], note: str = "",
+            after: str = "") -> str:
+    """A BENCHMARKS.md section: when, which commit, on what machine, the command, the figures."""
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     return f"""
-## Recovery and scale-out: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {_commit()}
+## {title}: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {_commit()}
 
 Machine: {_cpu()}, {os.cpu_count()} cores, {_memory_gib():.0f} GiB RAM, Python {platform.python_version()};
 the broker (Kafka 4.3.1, local) and the workers on the same machine.
-Command: `{command}`. Writing the changelog took {figures['fill_s']:.1f} s (not counted).
+Command: `{command}`. {note}
 
 | figure | value |
 |---|---|
 {table}
+
+{after}
 """
 
 
@@ -119,10 +134,12 @@ def _memory_gib() -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("mode", nargs="?", choices=("recovery", "soak"), default="recovery")
     parser.add_argument("--keys", type=int, default=1_000_000, help="keys in the restored table")
     parser.add_argument("--tail", type=int, default=100_000,
                         help="keys written while the worker is down, before the warm restart")
     parser.add_argument("--orders", type=int, default=5_000, help="orders per throughput run")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the soak")
     args = parser.parse_args()
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="faust-orders-bench-") as folder:
@@ -133,17 +150,22 @@ def main() -> int:
         )
         with broker or nullcontext():
             bootstrap = settings.kafka_bootstrap or broker.bootstrap_servers
-            figures = asyncio.run(run(bootstrap, root, args.keys, args.tail, args.orders))
-    command = (f"make bench (python -m bench --keys {args.keys} --tail {args.tail} "
-               f"--orders {args.orders})")
-    section = report(figures, command)
+            if args.mode == "soak":
+                figures = asyncio.run(soak.soak(bootstrap, root, args.minutes))
+            else:
+                figures = asyncio.run(run(bootstrap, root, args.keys, args.tail, args.orders))
+    if args.mode == "soak":
+        written = soak_report(figures, f"make soak (python -m bench soak --minutes {args.minutes:g})")
+    else:
+        written = recovery_report(figures, f"make bench (python -m bench --keys {args.keys} "
+                                           f"--tail {args.tail} --orders {args.orders})")
     if not BENCHMARKS.exists():
-        BENCHMARKS.write_text("# Benchmarks\n\nEach `make bench` run appends a section.\n")
+        BENCHMARKS.write_text("# Benchmarks\n\nEach `make bench` or `make soak` run appends a section.\n")
     with BENCHMARKS.open("a") as out:
-        out.write(section)
-    print(section)
+        out.write(written)
+    print(written)
     print(json.dumps({key: round(value, 3) if isinstance(value, float) else value
-                      for key, value in figures.items()}))
+                      for key, value in figures.items() if key != "samples"}))
     return 0
 
 
