@@ -30,7 +30,8 @@ app = OrdersApp(
     autodiscover=["agents", "web", "app.commands"],
     origin="app",
     datadir=str(settings.worker_dir),
-    store="rocksdb://",
+    # Faust's RocksDB store inside one memory budget (tables/store.py).
+    store="budgeted-rocksdb://",
     # Raw keys and values, and long-poll waiters woken by table writes.
     Table="tables.table:Table",
     topic_partitions=settings.topic_partitions,

@@ -37,8 +37,8 @@ class Settings:
     app_id: str = "orders"
     #: Prepended to every topic name the app declares (isolates test runs on one cluster).
     topic_prefix: str = ""
-    #: RocksDB block cache and write buffer per table partition (Faust's default is ~2.5 GiB).
-    table_cache_mb: int = 8
+    #: RocksDB memory of all the worker's tables together: half block cache, half memtables.
+    table_memory_mb: int = 32
     #: Standby replicas of every table partition on other workers, for a quick fail-over.
     table_standby_replicas: int = 1
     #: A worker that sends no heartbeat this long is out of the group and its partitions move.

@@ -1,0 +1,24 @@
+import rocksdict
+from faust.stores import STORES
+
+from app.main import app, settings
+from tables.store import MIB, BudgetedOptions, BudgetedStore, shared_memory, store_options
+
+
+def test_the_app_stores_its_tables_in_the_budgeted_store():
+    assert STORES.by_url(app.conf.store) is BudgetedStore
+
+
+def test_every_database_shares_one_cache_and_one_memtable_limit_of_the_budget():
+    assert shared_memory() is shared_memory()
+    assert shared_memory().write_buffers.enabled()
+    assert shared_memory().write_buffers.get_buffer_size() == settings.table_memory_mb * MIB // 2
+
+
+def test_a_database_opened_with_the_budgeted_options_reads_what_it_wrote(tmp_path):
+    options = BudgetedOptions(**store_options(), use_rocksdict=True)
+    for partition in range(2):
+        db = rocksdict.Rdict(str(tmp_path / f"p{partition}"), options=options.as_options())
+        db[b"order-1"] = b"VALIDATED"
+        assert db[b"order-1"] == b"VALIDATED"
+        db.close()
