@@ -1,12 +1,13 @@
 import rocksdict
 from faust.stores import STORES
 
-from app.main import app, settings
+from app.main import settings
 from tables.store import MIB, BudgetedOptions, BudgetedStore, shared_memory, store_options
 
 
-def test_the_app_stores_its_tables_in_the_budgeted_store():
-    assert STORES.by_url(app.conf.store) is BudgetedStore
+def test_the_store_url_of_the_app_resolves_to_the_budgeted_store():
+    # app.main says store="budgeted-rocksdb://"; every worker in tests/integration opens it.
+    assert STORES.by_url("budgeted-rocksdb://") is BudgetedStore
 
 
 def test_every_database_shares_one_cache_and_one_memtable_limit_of_the_budget():
