@@ -184,7 +184,6 @@ async def run(target, workload: Workload, rate: float | None, concurrency: int,
               progress: Callable[[Tally], None] = lambda tally: None, seed: int = 1) -> dict:
     """Send the workload at `rate` orders/s (None: as fast as possible); returns the summary."""
     rng = random.Random(seed)
-    await target.prepare(workload)
     tally = Tally(total=workload.orders)
     in_flight: set[asyncio.Task] = set()
     limit = asyncio.Semaphore(concurrency)
@@ -195,8 +194,11 @@ async def run(target, workload: Workload, rate: float | None, concurrency: int,
         finally:
             limit.release()
 
-    reporter = asyncio.create_task(_report(tally, progress))
+    reporter = None
     try:
+        await target.prepare(workload)
+        tally.started = time.monotonic()
+        reporter = asyncio.create_task(_report(tally, progress))
         for n in range(workload.orders):
             if rate is not None:  # open loop: order n leaves at its time, whatever came back
                 await asyncio.sleep(max(0.0, tally.started + n / rate - time.monotonic()))
@@ -206,9 +208,10 @@ async def run(target, workload: Workload, rate: float | None, concurrency: int,
             task.add_done_callback(in_flight.discard)
             tally.sent += 1
         await asyncio.gather(*in_flight)
-        await target.close()
     finally:
-        reporter.cancel()
+        if reporter is not None:
+            reporter.cancel()
+        await target.close()  # over Kafka: waits until every record sent is acknowledged
     progress(tally)
     return tally.summary()
 
@@ -242,9 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rate = None if args.rate == "max" else float(args.rate)
     workload = Workload(args.orders, args.customers, args.products)
-    target = (HttpTarget(args.url, args.concurrency) if args.via == "http"
-              else KafkaTarget(args.bootstrap, args.topic_prefix))
-    summary = asyncio.run(run(target, workload, rate, args.concurrency, progress_bar))
+
+    async def send() -> dict:
+        # Clients belong to the event loop that uses them: made here, inside it.
+        target = (HttpTarget(args.url, args.concurrency) if args.via == "http"
+                  else KafkaTarget(args.bootstrap, args.topic_prefix))
+        return await run(target, workload, rate, args.concurrency, progress_bar)
+
+    summary = asyncio.run(send())
     print(file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
