@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker trace mailbox test bench soak clean
+.PHONY: install broker-jars run worker trace mailbox test bench bench-recovery soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,9 +44,13 @@ mailbox: install
 test: broker-jars
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## bench: the benchmarks against a local broker; figures appended to BENCHMARKS.md (BENCH_ARGS='--keys 100000')
+## bench: one worker's throughput, latency at 300/s and the broker's floor; a row in BENCHMARKS.md
 bench: broker-jars
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench pipeline $(BENCH_ARGS)
+
+## bench-recovery: cold restore of 1,000,000 keys, warm restart, memory per key, one worker vs two
+bench-recovery: broker-jars
+	$(PY) -m bench recovery $(BENCH_ARGS)
 
 ## soak: one worker for SOAK_MINUTES (10) at half its maximum rate; RSS growth and lag to BENCHMARKS.md
 soak: broker-jars

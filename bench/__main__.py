@@ -1,5 +1,5 @@
-"""`python -m bench [--keys N] [--orders N]` (what `make bench` runs) and
-`python -m bench soak [--minutes M]` (what `make soak` runs).
+"""`python -m bench [pipeline]` (what `make bench` runs), `python -m bench recovery`
+(`make bench-recovery`) and `python -m bench soak` (`make soak`).
 
 Starts a local broker in a temporary folder (or uses KAFKA_BOOTSTRAP), runs the benchmarks on
 fresh app ids, appends the figures to BENCHMARKS.md with the machine and the command, and prints
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.broker import LocalBroker, free_port, free_port_pair
 from app.settings import Settings
-from bench import recovery, soak
+from bench import pipeline, recovery, soak
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -89,6 +89,10 @@ def recovery_report(figures: dict, command: str) -> str:
                    f"Writing the changelog took {figures['fill_s']:.1f} s (not counted).")
 
 
+def pipeline_report(figures: dict, command: str, orders: int) -> str:
+    return section("Pipeline", command, pipeline.report(figures, orders))
+
+
 def soak_report(figures: dict, command: str) -> str:
     return section("Soak", command, soak.report(figures),
                    after="Samples (every minute):\n\n" + soak.samples_table(figures["samples"]))
@@ -134,12 +138,20 @@ def _memory_gib() -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", choices=("recovery", "soak"), default="recovery")
+    parser.add_argument("mode", nargs="?", choices=("pipeline", "recovery", "soak"),
+                        default="pipeline")
     parser.add_argument("--keys", type=int, default=1_000_000, help="keys in the restored table")
     parser.add_argument("--tail", type=int, default=100_000,
                         help="keys written while the worker is down, before the warm restart")
     parser.add_argument("--orders", type=int, default=5_000, help="orders per throughput run")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the soak")
+    parser.add_argument("--latency-rate", type=float, default=300.0,
+                        help="orders/s through POST /v1/orders for the latency figures")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--floor-messages", type=int, default=100_000,
+                        help="messages through the raw consume -> produce floor")
+    parser.add_argument("--output", type=Path, default=BENCHMARKS,
+                        help="the file the section is appended to")
     args = parser.parse_args()
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory(prefix="faust-orders-bench-") as folder:
@@ -150,18 +162,29 @@ def main() -> int:
         )
         with broker or nullcontext():
             bootstrap = settings.kafka_bootstrap or broker.bootstrap_servers
-            if args.mode == "soak":
+            if args.mode == "pipeline":
+                figures = asyncio.run(pipeline.run(
+                    bootstrap, root, args.orders, args.latency_rate, args.latency_seconds,
+                    args.floor_messages,
+                ))
+            elif args.mode == "soak":
                 figures = asyncio.run(soak.soak(bootstrap, root, args.minutes))
             else:
                 figures = asyncio.run(run(bootstrap, root, args.keys, args.tail, args.orders))
-    if args.mode == "soak":
+    if args.mode == "pipeline":
+        written = pipeline_report(figures, (
+            f"make bench (python -m bench --orders {args.orders} --latency-rate "
+            f"{args.latency_rate:g} --latency-seconds {args.latency_seconds:g} "
+            f"--floor-messages {args.floor_messages})"), args.orders)
+    elif args.mode == "soak":
         written = soak_report(figures, f"make soak (python -m bench soak --minutes {args.minutes:g})")
     else:
-        written = recovery_report(figures, f"make bench (python -m bench --keys {args.keys} "
-                                           f"--tail {args.tail} --orders {args.orders})")
-    if not BENCHMARKS.exists():
-        BENCHMARKS.write_text("# Benchmarks\n\nEach `make bench` or `make soak` run appends a section.\n")
-    with BENCHMARKS.open("a") as out:
+        written = recovery_report(figures, f"make bench-recovery (python -m bench recovery "
+                                           f"--keys {args.keys} --tail {args.tail} "
+                                           f"--orders {args.orders})")
+    if not args.output.exists():
+        args.output.write_text("# Benchmarks\n\nEach `make bench` or `make soak` run appends a section.\n")
+    with args.output.open("a") as out:
         out.write(written)
     print(written)
     print(json.dumps({key: round(value, 3) if isinstance(value, float) else value

@@ -1,0 +1,174 @@
+"""Pipeline figures: what one worker sustains, how long an order takes, and the broker's floor.
+
+- Throughput: orders and payments written straight to Kafka as fast as the load generator can,
+  then validated orders per second, counted from terminal events on `orders` over the steady
+  window (from the 10% to the 90% decided mark, so start-up and the tail do not count).
+- Latency: orders and payments through `POST /v1/orders` at a fixed rate; each order's time from
+  its POST to its terminal event on `orders` (p50, p95, p99), and the rate the API took.
+- Floor: a raw aiokafka consume -> produce pass-through on the same broker in the same run
+  (messages/s), and how many Kafka messages the pipeline handles per order (records written to
+  every topic of the app, changelogs included, divided by the orders).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.broker import free_port
+from bench import load, recovery
+from bench.load import percentile
+
+PASS_THROUGH_BYTES = 300  # about one order record
+
+
+async def floor(bootstrap: str, messages: int) -> float:
+    """Messages/s through a bare consume -> produce loop between two topics of the broker."""
+    source, sink = f"floor-{uuid.uuid4().hex[:8]}", f"floor-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, recovery.PARTITIONS, 1) for t in (source, sink)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=-1,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+    value = b"x" * PASS_THROUGH_BYTES
+    for n in range(messages):
+        await producer.send(source, key=str(n).encode(), value=value)
+    await producer.flush()
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=source,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        piped, started = 0, None
+        while piped < messages:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            started = started or time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    await producer.send(sink, key=record.key, value=record.value)
+                    piped += 1
+            await consumer.commit()
+        await producer.flush()
+        return messages / (time.monotonic() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def decided_times(app: recovery.BenchApp, wanted: int, timeout: float) -> dict[str, float]:
+    """Order id -> when (monotonic) its terminal event was read, for the first `wanted` orders."""
+    consumer = AIOKafkaConsumer(app.topic("orders"), bootstrap_servers=app.bootstrap,
+                                auto_offset_reset="latest", enable_auto_commit=False)
+    await consumer.start()
+    await consumer.seek_to_end()
+    decided: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(decided) < wanted:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(decided)} of {wanted} orders decided in {timeout:.0f}s")
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    if json.loads(record.value)["state"] != "CREATED":
+                        decided.setdefault(record.key.decode(), now)
+        return decided
+    finally:
+        await consumer.stop()
+
+
+async def records_written(app: recovery.BenchApp) -> int:
+    """Records now on every topic of the app: its own topics and its changelogs."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics()
+                 if t.startswith(app.topic("")) or t.startswith(f"{app.app_id}-")]
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described
+                  for p in t["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=app.bootstrap)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def throughput(app: recovery.BenchApp, orders: int) -> tuple[float, float]:
+    """(validated orders/s over the steady window, Kafka messages per order)."""
+    before = await records_written(app)
+    watching = asyncio.create_task(decided_times(app, orders, timeout=1800))
+    await asyncio.sleep(1)  # the watcher is at the end of `orders` before the first order
+    target = load.KafkaTarget(app.bootstrap, app.topic(""))
+    await load.run(target, load.Workload(orders, customers=200, products=20), None, 256)
+    decided = sorted((await watching).values())
+    first, last = decided[len(decided) // 10], decided[len(decided) * 9 // 10]
+    rate = (len(decided) * 8 // 10) / (last - first)
+    await asyncio.sleep(5)  # let the email join and the routing finish writing
+    return rate, (await records_written(app) - before) / orders
+
+
+async def latency(app: recovery.BenchApp, url: str, rate: float, seconds: float) -> dict:
+    """Orders through `POST /v1/orders` at `rate`: POST-to-terminal-event percentiles (ms)."""
+    orders = int(rate * seconds)
+    workload = load.Workload(orders, customers=200, products=20)
+    watching = asyncio.create_task(decided_times(app, orders, timeout=600 + seconds))
+    await asyncio.sleep(1)
+    sent_at: dict[str, float] = {}
+    target = load.HttpTarget(url, concurrency=512)
+    send = target.send
+
+    async def timed_send(order: dict, tally: load.Tally) -> None:
+        sent_at[order["id"]] = time.monotonic()
+        await send(order, tally)
+
+    target.send = timed_send
+    summary = await load.run(target, workload, rate, concurrency=512)
+    decided = await watching
+    millis = [(decided[i] - sent_at[i]) * 1000 for i in sent_at if i in decided]
+    return {"latency_asked": rate, "latency_rate": summary["orders_per_s"], "latency_orders": orders,
+            **{f"latency_p{p}_ms": percentile(millis, p) for p in (50, 95, 99)}}
+
+
+async def run(bootstrap: str, root, orders: int, latency_rate: float, latency_s: float,
+              floor_messages: int) -> dict:
+    figures = {"raw_pipe_msgs_per_s": await floor(bootstrap, floor_messages)}
+    app = recovery.BenchApp(bootstrap, root)
+    worker = app.worker("pipeline", free_port())
+    recovery.timed_start(worker)
+    try:
+        figures["orders_per_s"], figures["events_per_order"] = await throughput(app, orders)
+        figures.update(await latency(app, worker.url, latency_rate, latency_s))
+        figures["worker_rss_mb"] = recovery.rss_mb(worker)
+    finally:
+        worker.stop()
+    return figures
+
+
+def report(figures: dict, orders: int) -> list[tuple[str, str]]:
+    return [
+        (f"throughput, one worker ({orders:,} orders and payments straight to Kafka)",
+         f"{figures['orders_per_s']:,.0f} validated orders/s (steady window); goal 1,000"),
+        (f"latency through POST /v1/orders, asked {figures['latency_asked']:,.0f}/s "
+         f"({figures['latency_orders']:,} orders)",
+         f"took {figures['latency_rate']:,.0f}/s; POST to terminal event p50 "
+         f"{figures['latency_p50_ms']:,.0f} ms, p95 {figures['latency_p95_ms']:,.0f} ms, p99 "
+         f"{figures['latency_p99_ms']:,.0f} ms; goal p99 <= 250 ms at 300/s"),
+        ("floor: raw aiokafka consume -> produce on the same broker",
+         f"{figures['raw_pipe_msgs_per_s']:,.0f} messages/s"),
+        ("Kafka messages per order (every topic of the app, changelogs included)",
+         f"{figures['events_per_order']:.1f}"),
+        ("worker RSS at the end", f"{figures['worker_rss_mb']:.0f} MiB"),
+    ]
