@@ -28,14 +28,19 @@ PASS_THROUGH_BYTES = 300  # about one order record
 
 
 async def floor(bootstrap: str, messages: int) -> float:
-    """Messages/s through a bare consume -> produce loop between two topics of the broker."""
-    source, sink = f"floor-{uuid.uuid4().hex[:8]}", f"floor-{uuid.uuid4().hex[:8]}"
+    """Messages/s through a bare consume -> produce loop between two scratch topics."""
+    topics = [f"floor-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(t, recovery.PARTITIONS, 1) for t in (source, sink)])
+        await admin.create_topics([NewTopic(t, recovery.PARTITIONS, 1) for t in topics])
+        return await _pass_through(bootstrap, *topics, messages)
     finally:
+        await admin.delete_topics(topics)  # a shared cluster (KAFKA_BOOTSTRAP) keeps no litter
         await admin.close()
+
+
+async def _pass_through(bootstrap: str, source: str, sink: str, messages: int) -> float:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=-1,
                                 max_batch_size=256 * 1024)
     await producer.start()

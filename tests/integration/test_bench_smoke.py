@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 FIGURES = ("orders_per_s", "latency_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
            "raw_pipe_msgs_per_s", "events_per_order", "worker_rss_mb")
 
 
-def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(kafka, tmp_path):
+async def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(kafka, tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     run = subprocess.run(
         [sys.executable, "-m", "bench", "pipeline", "--orders", "300", "--latency-rate", "20",
@@ -25,3 +27,9 @@ def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(kafka, tm
     assert all(figures[name] > 0 for name in FIGURES), figures
     assert figures["events_per_order"] > 10  # an order is many records: commands, checks, state
     assert "## Pipeline:" in output.read_text()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    await admin.start()
+    try:  # the floor's scratch topics are gone: a shared cluster keeps no litter
+        assert not [t for t in await admin.list_topics() if t.startswith("floor-")]
+    finally:
+        await admin.close()
