@@ -58,15 +58,15 @@ def consumes(
                     value = parse(event.value)
                 except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
                     if reports_decode_failures:
-                        await send_to_dead_letters(event, _describe(exc), name)
+                        await _send_to_dead_letters(event, _describe(exc), name)
                     continue
                 try:
                     await (handle(key, value) if keyed else handle(value))
                 except Rejected as exc:
-                    await send_to_dead_letters(event, str(exc), name)
+                    await _send_to_dead_letters(event, str(exc), name)
                 except Exception as exc:
                     log.exception("%s failed on a record of %s", name, topic.get_topic_name())
-                    await send_to_dead_letters(event, f"{type(exc).__name__}: {exc}", name)
+                    await _send_to_dead_letters(event, f"{type(exc).__name__}: {exc}", name)
 
         run.__doc__ = handle.__doc__
         return app.agent(topic, name=name)(run)
@@ -79,7 +79,7 @@ def current_partition() -> int:
     return current_event().message.partition
 
 
-async def send_to_dead_letters(event: EventT, error: str, agent: str) -> None:
+async def _send_to_dead_letters(event: EventT, error: str, agent: str) -> None:
     message = event.message
     log.warning(
         "dead letter from %s[%s]@%s (key %r) in %s: %s",

@@ -38,6 +38,11 @@ class Workload:
     #: The first customer id; customers are first .. first + customers - 1.
     first_customer: int = 1_000_000
 
+    @classmethod
+    def standard(cls, orders: int) -> Workload:
+        """The benchmarks' workload: `orders` over 200 customers and 20 products."""
+        return cls(orders, customers=200, products=20)
+
     def product(self, n: int) -> str:
         return f"LOAD-{n % self.products}"
 
@@ -181,8 +186,12 @@ class KafkaTarget:
 
 
 async def run(target, workload: Workload, rate: float | None, concurrency: int,
-              progress: Callable[[Tally], None] = lambda tally: None, seed: int = 1) -> dict:
-    """Send the workload at `rate` orders/s (None: as fast as possible); returns the summary."""
+              progress: Callable[[Tally], None] = lambda tally: None, seed: int = 1,
+              on_send: Callable[[dict], None] = lambda order: None) -> dict:
+    """Send the workload at `rate` orders/s (None: as fast as possible); returns the summary.
+
+    `on_send(order)` is called as each order leaves (the latency benchmark times from there).
+    """
     rng = random.Random(seed)
     tally = Tally(total=workload.orders)
     in_flight: set[asyncio.Task] = set()
@@ -190,7 +199,9 @@ async def run(target, workload: Workload, rate: float | None, concurrency: int,
 
     async def one(n: int) -> None:
         try:
-            await target.send(workload.order(n, rng), tally)
+            order = workload.order(n, rng)
+            on_send(order)
+            await target.send(order, tally)
         finally:
             limit.release()
 

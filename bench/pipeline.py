@@ -116,8 +116,7 @@ async def throughput(app: recovery.BenchApp, orders: int) -> tuple[float, float]
     before = await records_written(app)
     watching = asyncio.create_task(decided_times(app, orders, timeout=1800))
     await asyncio.sleep(1)  # the watcher is at the end of `orders` before the first order
-    target = load.KafkaTarget(app.bootstrap, app.topic(""))
-    await load.run(target, load.Workload(orders, customers=200, products=20), None, 256)
+    await load.run(app.kafka_target(), load.Workload.standard(orders), None, 256)
     decided = sorted((await watching).values())
     first, last = decided[len(decided) // 10], decided[len(decided) * 9 // 10]
     rate = (len(decided) * 8 // 10) / (last - first)
@@ -128,19 +127,13 @@ async def throughput(app: recovery.BenchApp, orders: int) -> tuple[float, float]
 async def latency(app: recovery.BenchApp, url: str, rate: float, seconds: float) -> dict:
     """Orders through `POST /v1/orders` at `rate`: POST-to-terminal-event percentiles (ms)."""
     orders = int(rate * seconds)
-    workload = load.Workload(orders, customers=200, products=20)
     watching = asyncio.create_task(decided_times(app, orders, timeout=600 + seconds))
     await asyncio.sleep(1)
     sent_at: dict[str, float] = {}
-    target = load.HttpTarget(url, concurrency=512)
-    send = target.send
-
-    async def timed_send(order: dict, tally: load.Tally) -> None:
-        sent_at[order["id"]] = time.monotonic()
-        await send(order, tally)
-
-    target.send = timed_send
-    summary = await load.run(target, workload, rate, concurrency=512)
+    summary = await load.run(
+        load.HttpTarget(url, concurrency=512), load.Workload.standard(orders), rate, 512,
+        on_send=lambda order: sent_at.__setitem__(order["id"], time.monotonic()),
+    )
     decided = await watching
     millis = [(decided[i] - sent_at[i]) * 1000 for i in sent_at if i in decided]
     return {"latency_asked": rate, "latency_rate": summary["orders_per_s"], "latency_orders": orders,

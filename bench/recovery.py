@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.partitioning import partition_of
 from app.processes import WorkerProcess
+from bench import load
 
 PARTITIONS = 4
 _LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
@@ -47,6 +48,10 @@ class BenchApp:
 
     def topic(self, name: str) -> str:
         return f"{self.app_id}.{name}"
+
+    def kafka_target(self) -> load.KafkaTarget:
+        """The load generator writing straight to this app's topics."""
+        return load.KafkaTarget(self.bootstrap, self.topic(""))
 
     def worker(self, name: str, port: int) -> WorkerProcess:
         return WorkerProcess({

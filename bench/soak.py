@@ -39,7 +39,7 @@ async def soak(bootstrap: str, root: Path, minutes: float) -> dict:
     try:
         print(f"maximum rate: {MAX_RATE_ORDERS:,} orders as fast as they come ...", flush=True)
         started = time.monotonic()
-        await load.run(_target(app), _workload(MAX_RATE_ORDERS), None, concurrency=256)
+        await load.run(app.kafka_target(), load.Workload.standard(MAX_RATE_ORDERS), None, 256)
         finished = await recovery.terminal_events(app, MAX_RATE_ORDERS, timeout=900)
         max_rate = MAX_RATE_ORDERS / (finished - started)
         await _drained(worker)  # the soak starts from no backlog
@@ -49,7 +49,7 @@ async def soak(bootstrap: str, root: Path, minutes: float) -> dict:
         samples: list[tuple[float, float, float]] = []
         sampling = asyncio.create_task(_sample(worker, samples))
         try:
-            summary = await load.run(_target(app), _workload(orders), rate, concurrency=256)
+            summary = await load.run(app.kafka_target(), load.Workload.standard(orders), rate, 256)
             await asyncio.sleep(2 * SAMPLE_S)  # two more samples: does the lag drain?
         finally:
             sampling.cancel()
@@ -66,14 +66,6 @@ async def _drained(worker, timeout: float = 600) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the worker's lag did not drain within {timeout:.0f}s")
             await asyncio.sleep(1)
-
-
-def _target(app: recovery.BenchApp) -> load.KafkaTarget:
-    return load.KafkaTarget(app.bootstrap, app.topic(""))
-
-
-def _workload(orders: int) -> load.Workload:
-    return load.Workload(orders, customers=200, products=20)
 
 
 async def _sample(worker, samples: list) -> None:
