@@ -9,12 +9,21 @@ import faust
 
 from app import metadata_backoff
 from app.settings import Settings
+from app.transport import Transport
 
 settings = Settings.from_env()
 metadata_backoff.install()
 
 
 class OrdersApp(faust.App):
+    def __init__(self, settings: Settings, *args, **kwargs) -> None:
+        self.settings = settings
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Transport:
+        # Faust's aiokafka driver with batched fetches (app/transport.py).
+        return Transport(self.conf.broker_consumer, self)
+
     async def on_first_start(self) -> None:
         # Faust makes the data dir without its parents: a new DATA_DIR would crash the worker.
         settings.worker_dir.mkdir(parents=True, exist_ok=True)
@@ -25,6 +34,7 @@ class OrdersApp(faust.App):
 
 
 app = OrdersApp(
+    settings,
     settings.app_id,
     broker=f"kafka://{settings.bootstrap_servers}",
     autodiscover=["agents", "web", "app.commands"],
@@ -34,6 +44,8 @@ app = OrdersApp(
     store="budgeted-rocksdb://",
     # Raw keys and values, and long-poll waiters woken by table writes.
     Table="tables.table:Table",
+    # No terminal spinner: it turns on every library's debug logging (app/worker.py).
+    Worker="app.worker:Worker",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
     # Values are our own JSON records; agents decode them (undecodable ones go to dead letters).

@@ -1,7 +1,8 @@
 """This worker's metrics, served as Prometheus text at `GET /metrics`.
 
 Counters count what this worker processed since it started; Prometheus sums them over workers
-and handles the reset when a worker restarts. Consumer lag is measured when scraped.
+and handles the reset when a worker restarts. Consumer lag and table memory are measured when
+scraped.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ consumer_lag = Gauge(
     ["topic"], registry=registry,
 )
 
+table_memory = Gauge(
+    "table_memory_bytes", "RocksDB memory in use by this worker's tables, by part: block_cache, "
+    "memtables (together at most TABLE_MEMORY_MB).", ["part"], registry=registry,
+)
+
 
 def sample(name: str, **labels: str) -> float:
     """The current value of one sample (e.g. `sample("emails_total", outcome="smtp")`), 0 if none."""
@@ -63,9 +69,11 @@ def lag_by_topic(
     return lag
 
 
-def render(lag: Mapping[str, int]) -> bytes:
-    """The Prometheus text exposition, with the consumer lag just measured."""
+def render(lag: Mapping[str, int], table_bytes: Mapping[str, int]) -> bytes:
+    """The Prometheus text exposition, with the consumer lag and table memory just measured."""
     consumer_lag.clear()
     for topic, behind in lag.items():
         consumer_lag.labels(topic).set(behind)
+    for part, used in table_bytes.items():
+        table_memory.labels(part).set(used)
     return generate_latest(registry)

@@ -39,6 +39,10 @@ class Settings:
     topic_prefix: str = ""
     #: RocksDB memory of all the worker's tables together: half block cache, half memtables.
     table_memory_mb: int = 32
+    #: A worker's fetch waits for this many bytes, or CONSUMER_FETCH_MAX_WAIT_MS (app/transport.py).
+    consumer_fetch_min_bytes: int = 64 * 1024
+    #: The longest a fetch waits for CONSUMER_FETCH_MIN_BYTES: the latency it may add, per hop.
+    consumer_fetch_max_wait_ms: int = 10
     #: Standby replicas of every table partition on other workers, for a quick fail-over.
     table_standby_replicas: int = 1
     #: A worker that sends no heartbeat this long is out of the group and its partitions move.

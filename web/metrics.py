@@ -6,6 +6,7 @@ from faust import web
 
 from app import metrics, topics
 from app.main import app
+from tables.store import shared_memory
 
 INPUT_TOPICS = frozenset(topic.get_topic_name() for topic in topics.INPUTS)
 
@@ -16,4 +17,9 @@ class MetricsView(web.View):
         monitor = self.app.monitor
         assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in INPUT_TOPICS]
         lag = metrics.lag_by_topic(assigned, monitor.tp_end_offsets, monitor.tp_committed_offsets)
-        return self.bytes(metrics.render(lag), content_type="text/plain; version=0.0.4")
+        memory = shared_memory()
+        table_bytes = {"block_cache": memory.block_cache.get_usage(),
+                       "memtables": memory.write_buffers.get_usage()}
+        return self.bytes(
+            metrics.render(lag, table_bytes), content_type="text/plain; version=0.0.4"
+        )
