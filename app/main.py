@@ -26,7 +26,7 @@ class OrdersApp(faust.App):
 
     async def on_first_start(self) -> None:
         # Faust makes the data dir without its parents: a new DATA_DIR would crash the worker.
-        settings.worker_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.worker_dir.mkdir(parents=True, exist_ok=True)
         await super().on_first_start()
         from app.topics import create_topics  # the registry imports this module
 

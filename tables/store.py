@@ -51,7 +51,7 @@ class BudgetedOptions(RocksDBOptions):
         options.set_write_buffer_manager(memory.write_buffers)
         # The manager counts the arena blocks memtables reserve, RocksDB's default being 1/8 of
         # the write buffer (512 KiB here). 52 databases reserving that filled the budget while
-        # nearly empty, and it flushed memtables of a few KiB hundreds of times a minute.
+        # nearly empty, and it flushed memtables of a few KiB thousands of times a minute.
         options.set_arena_block_size(ARENA_BLOCK_BYTES)
         blocks = rocksdict.BlockBasedOptions()
         blocks.set_bloom_filter(self.bloom_filter_size, block_based=True)
