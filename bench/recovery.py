@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.partitioning import partition_of
 from app.processes import WorkerProcess
-from bench import load
+from bench import load, watch
 
 PARTITIONS = 4
 _LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
@@ -130,26 +130,6 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
     return time.monotonic() - started
 
 
-async def terminal_events(app: BenchApp, expected: int, timeout: float) -> float:
-    """Wait until `orders` holds `expected` VALIDATED or FAILED events; returns when (monotonic)."""
-    consumer = AIOKafkaConsumer(app.topic("orders"), bootstrap_servers=app.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        seen, deadline = 0, time.monotonic() + timeout
-        while seen < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{seen} of {expected} orders decided within {timeout:.0f}s")
-            batches = await consumer.getmany(timeout_ms=500)
-            seen += sum(
-                json.loads(record.value)["state"] != "CREATED"
-                for records in batches.values() for record in records
-            )
-        return time.monotonic()
-    finally:
-        await consumer.stop()
-
-
 async def place_orders(app: BenchApp, count: int) -> None:
     """Stock for every order, then `count` PlaceOrder commands, as `POST /v1/orders` sends them."""
     producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks="all", linger_ms=5)
@@ -175,10 +155,12 @@ async def throughput(app: BenchApp, workers: list[WorkerProcess], orders: int) -
     for worker in workers:
         worker.wait_healthy(timeout=300)
     await asyncio.sleep(5)  # let a second worker's rebalance settle before the clock starts
+    deciding = asyncio.create_task(
+        watch.first_seen(app.bootstrap, app.topic("orders"), orders, 1800, watch.is_decided))
+    await asyncio.sleep(1)  # the watcher is at the end of `orders` before the first order
     started = time.monotonic()
     await place_orders(app, orders)
-    finished = await terminal_events(app, orders, timeout=1800)
-    return orders / (finished - started)
+    return orders / (max((await deciding).values()) - started)
 
 
 async def check_restored(worker: WorkerProcess, keys: int, samples: int = 200) -> None:
