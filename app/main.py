@@ -21,7 +21,7 @@ class OrdersApp(faust.App):
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Transport:
-        # Faust's aiokafka driver: batched fetches, a producer flush that drains (app/transport.py).
+        # Faust's aiokafka driver with batched fetches (app/transport.py).
         return Transport(self.conf.broker_consumer, self)
 
     async def on_first_start(self) -> None:

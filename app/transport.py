@@ -1,5 +1,4 @@
-"""The Kafka transport of the app: Faust's aiokafka driver, with the worker's fetches batched
-and a producer flush that drains.
+"""The Kafka transport of the app: Faust's aiokafka driver, with the worker's fetches batched.
 
 Faust's consumer asks the broker to answer a fetch as soon as one byte is there. Under a steady,
 moderate load each answer then carries a record or two, and the worker spends its time sending
@@ -8,13 +7,6 @@ CONSUMER_FETCH_MIN_BYTES, or whatever is there after CONSUMER_FETCH_MAX_WAIT_MS,
 at 50 orders/s over HTTP from 90% of a core to 63%, and POST p99 at 100 orders/s from 136 ms to
 102 ms (BENCHMARKS.md). A record waits at most the wait, per hop, before the worker sees it; an
 idle worker fetches every 10 ms instead of every 1.5 s (about 7% of a core instead of 3%).
-
-Before it commits offsets, Faust flushes the producer, so that the table writes of the records
-it commits are on the broker. But its buffer of changelog writes gives up flushing once 0.1 s
-passes without a message sent, which a busy worker's buffer easily does: the offsets were then
-committed with table writes still in the buffer, and a SIGKILL lost them for good (a killed
-worker's `latest_orders` kept an order CREATED whose VALIDATED event was on `orders`, committed).
-`Producer.flush` here waits until the buffer is empty.
 """
 
 from __future__ import annotations
@@ -45,18 +37,5 @@ class Consumer(faust_aiokafka.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-async def drain(buffer: Any) -> None:
-    """Flush Faust's producer buffer until it is empty (one flush may stop with messages left)."""
-    while buffer.size:
-        await buffer.flush()
-
-
-class Producer(faust_aiokafka.Producer):
-    async def flush(self) -> None:
-        await drain(self.buffer)
-        await super().flush()
-
-
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
-    Producer = Producer
