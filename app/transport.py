@@ -1,20 +1,41 @@
-"""The Kafka transport of the app: Faust's aiokafka driver, with the worker's fetches batched.
+"""The Kafka transport of the app: Faust's aiokafka driver, with fetches batched, and two holes in
+how Faust and aiokafka hand records over during a rebalance closed.
 
-Faust's consumer asks the broker to answer a fetch as soon as one byte is there. Under a steady,
-moderate load each answer then carries a record or two, and the worker spends its time sending
-fetch requests for every one of its ~50 partitions and decoding their answers. Asking for
-CONSUMER_FETCH_MIN_BYTES, or whatever is there after CONSUMER_FETCH_MAX_WAIT_MS, took a worker
-at 50 orders/s over HTTP from 90% of a core to 63%, and POST p99 at 100 orders/s from 136 ms to
-102 ms (BENCHMARKS.md). A record waits at most the wait, per hop, before the worker sees it; an
-idle worker fetches every 10 ms instead of every 1.5 s (about 7% of a core instead of 3%).
+**Batched fetches.** Faust's consumer asks the broker to answer a fetch as soon as one byte is
+there. Under a steady, moderate load each answer then carries a record or two, and the worker
+spends its time sending fetch requests for every one of its ~50 partitions and decoding their
+answers. Asking for CONSUMER_FETCH_MIN_BYTES, or whatever is there after
+CONSUMER_FETCH_MAX_WAIT_MS, took a worker at 50 orders/s over HTTP from 90% of a core to 63%, and
+POST p99 at 100 orders/s from 136 ms to 102 ms (BENCHMARKS.md). A record waits at most the wait,
+per hop, before the worker sees it; an idle worker fetches every 10 ms instead of every 1.5 s
+(about 7% of a core instead of 3%).
+
+**Records skipped after a rebalance.** While it recovers tables, Faust keeps a set of the
+partitions it wants records of, and drops without a trace any fetched record of a partition not
+in that set. aiokafka's position has moved past such records all the same. Two things let that
+lose records for good:
+- The consumer thread fetches for Faust's live set while Faust's thread empties and refills it,
+  and aiokafka hands out the records of *every* assigned partition when asked for an empty set.
+  So paused partitions' records were fetched, then dropped.
+- Before it resumes its streams, Faust seeks them back to their committed offsets to fetch such
+  records again, but aiokafka's `seek_to_committed` leaves a partition with no commit where it is.
+  A partition whose records no worker had committed yet (a killed worker's newest orders) was
+  then read on from past them: its new owner never processed them, and the query side kept an
+  order CREATED whose VALIDATED event was on `orders` (the three-worker kill test).
+So fetches ask for a copy of the set, and none when it is empty; and seeking to the committed
+offsets puts a stream partition with no commit at its beginning, where
+`consumer_auto_offset_reset="earliest"` starts a partition anyway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection, Mapping, Optional, Set
 
 import aiokafka
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.transport.consumer import RecordMap
 
 from app.settings import Settings
 
@@ -25,11 +46,48 @@ def batch_fetches(consumer: aiokafka.AIOKafkaConsumer, settings: Settings) -> No
     consumer._fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
 
 
+async def seek_to_committed_or_beginning(
+    consumer: aiokafka.AIOKafkaConsumer, changelog_topics: Collection[str]
+) -> dict[TopicPartition, Optional[int]]:
+    """Seek every assigned partition to its committed offset, and a stream partition without
+    one to its beginning; returns the committed offsets (None: no commit).
+
+    Changelog partitions have no commits: Faust's recovery positions them itself.
+    """
+    committed = await consumer.seek_to_committed()
+    uncommitted = [
+        tp for tp, offset in committed.items() if not offset and tp.topic not in changelog_topics
+    ]
+    if uncommitted:
+        await consumer.seek_to_beginning(*uncommitted)
+    return committed
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         batch_fetches(consumer, self.app.settings)  # Faust passes neither setting through
         return consumer
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: Optional[Set[TP]],
+        timeout: Optional[float] = None,
+        max_records: Optional[int] = None,
+    ) -> RecordMap:
+        if active_partitions is not None:  # None: a client-only app, which reads everything
+            active_partitions = frozenset(active_partitions)
+            if not active_partitions:
+                return {}  # aiokafka would hand out every partition's records
+        return await super()._fetch_records(consumer, active_partitions, timeout, max_records)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(
+            seek_to_committed_or_beginning,
+            self._ensure_consumer(),
+            self.app.tables.changelog_topics,
+        )
 
 
 class Consumer(faust_aiokafka.Consumer):

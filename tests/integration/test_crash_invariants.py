@@ -3,6 +3,7 @@
 The invariants are computed from the topics themselves, not from what the API said:
 - every order placed (CREATED on `orders`) has exactly one terminal event, VALIDATED or FAILED;
 - every POST answered 201 is among them;
+- every worker's query side (`GET /v1/orders/{id}`) answers each order's terminal state;
 - reserved stock equals the quantities of orders that passed the inventory check and did not
   end FAILED, and never exceeds the stock;
 - no order gets a second email, and every paid VALIDATED order gets its one.
@@ -87,6 +88,24 @@ async def test_a_worker_killed_under_load_loses_nothing_and_doubles_nothing(new_
         outcomes = [order for order in history if order["state"] in ("VALIDATED", "FAILED")]
         assert len(outcomes) == 1, (order_id, history)
         terminal[order_id] = outcomes[0]
+
+    async def query_side_disagreements() -> list[str]:
+        wrong = []
+        for worker in (steady, victim):
+            for order_id, order in terminal.items():
+                async with http.get(f"{worker.url}/v1/orders/{order_id}") as answer:
+                    found = (answer.status, (await answer.json()).get("state"))
+                if found != (200, order["state"]):
+                    wrong.append(f"{worker.url} {order_id}: {found}, want {order['state']}")
+        return wrong
+
+    async def query_side_agrees() -> bool:
+        return not await query_side_disagreements()
+
+    try:
+        await eventually(query_side_agrees, timeout=30, interval=1)
+    except AssertionError:
+        raise AssertionError("\n".join(await query_side_disagreements())) from None
 
     inventory_results = {}
     for key, value in await app.read_topic("order-validations"):
