@@ -33,9 +33,9 @@ from typing import Any, Collection, Mapping, Optional, Set
 
 import aiokafka
 from aiokafka import TopicPartition
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from faust.transport.consumer import RecordMap
 
 from app.settings import Settings
 
