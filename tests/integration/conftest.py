@@ -191,3 +191,19 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not true within {timeout}s: {check}")
         await asyncio.sleep(interval)
+
+
+async def eventually_nothing_wrong(find_wrong, what: str, timeout: float = 30.0,
+                                   interval: float = 0.2) -> None:
+    """Await `find_wrong()` (a list of what is wrong) until it is empty; after `timeout` seconds,
+    fail with `what` and the last list."""
+    wrong: list[str] = []
+
+    async def nothing_wrong() -> bool:
+        wrong[:] = await find_wrong()
+        return not wrong
+
+    try:
+        await eventually(nothing_wrong, timeout, interval)
+    except AssertionError:
+        raise AssertionError(f"{what}:\n" + "\n".join(wrong)) from None

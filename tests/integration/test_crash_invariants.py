@@ -17,7 +17,7 @@ import random
 from collections import Counter, defaultdict
 
 from tests.integration.api import inventory, new_product, pay, put_customer, set_stock
-from tests.integration.conftest import eventually, unique
+from tests.integration.conftest import eventually, eventually_nothing_wrong, unique
 
 ORDERS = 300
 RATE_PER_S = 12
@@ -99,13 +99,8 @@ async def test_a_worker_killed_under_load_loses_nothing_and_doubles_nothing(new_
                     wrong.append(f"{worker.url} {order_id}: {found}, want {order['state']}")
         return wrong
 
-    async def query_side_agrees() -> bool:
-        return not await query_side_disagreements()
-
-    try:
-        await eventually(query_side_agrees, timeout=30, interval=1)
-    except AssertionError:
-        raise AssertionError("\n".join(await query_side_disagreements())) from None
+    await eventually_nothing_wrong(
+        query_side_disagreements, "the query side disagrees with `orders`", timeout=30, interval=1)
 
     inventory_results = {}
     for key, value in await app.read_topic("order-validations"):
