@@ -17,4 +17,4 @@ async def record_customers(customer_id: str, customer: Customer) -> None:
     if customer_id != str(customer.id):
         # Stored under another key, no lookup by its id would find it.
         raise Rejected(f"key {customer_id!r} is not the customer's id {customer.id}")
-    customer_records[customer_id] = customer.to_bytes()
+    customer_records[customer_id] = customer

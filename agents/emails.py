@@ -1,22 +1,19 @@
 """Email service: one email per paid, validated order, to its customer.
 
 Faust has no stream joins, so the join is a table. VALIDATED orders (from `orders`) and payments
-(re-keyed by order id to `payments-by-order`) meet in `email_joins`, keyed by order id: whichever
-comes first waits there. They match when at most EMAIL_JOIN_WINDOW_S apart in event time.
-
-Entries expire on event time, not wall-clock time: each partition's clock is the latest event
-time its join inputs have shown, and an entry closes EMAIL_JOIN_WINDOW_S + EMAIL_JOIN_GRACE_S
-after its own latest event. A timer announces closed entries on `email-join-expiries`, and an
-agent removes them.
+(re-keyed by order id to `payments-by-order`) meet in the order's record (`join`), keyed by order
+id: whichever comes first waits there. They match when at most EMAIL_JOIN_WINDOW_S apart in event
+time; that check, at match time, is what decides, so nothing expires the wait.
 
 A match is re-keyed by customer id to meet its customer in `customer_records`, sent over SMTP
 (retried with backoff while the server is unreachable) and recorded on `emails`. `emails_sent`
 keeps each order's email, so a redelivered order or payment sends nothing more.
 
-Consumes: orders (VALIDATED), payments (re-keyed to payments-by-order), email-join-expiries,
-          paid-orders-by-customer.
+Consumes: orders (VALIDATED), payments (re-keyed to payments-by-order, batches of Payment),
+          paid-orders-by-customer (batches of PaidOrder).
 Produces: emails.
-Keeps: email_joins, open_joins (order id), emails_sent (order id, stored with its customer).
+Keeps: order_states (order id -> OrderRecord): `join`;
+       emails_sent (order id, stored with its customer -> Email).
 """
 
 from __future__ import annotations
@@ -27,15 +24,16 @@ from datetime import datetime
 from typing import Callable
 
 from app import metrics, smtp, topics
-from app.deadlines import DeadlineAnnouncer
 from app.main import app, settings
-from app.streams import consumes, current_partition
+from app.streams import consumes, partition_for
 from models.records import Customer, Email, Order, OrderState, PaidOrder, Payment, utc_now
-from models.state import EmailJoin
+from models.state import EmailJoin, OrderRecord
 from tables.customers import customer_records
-from tables.emails import email_joins, emails_sent, open_joins
+from tables.emails import emails_sent
+from tables.orders import order_states
 
 log = logging.getLogger(__name__)
+
 
 def within(order: Order, payment: Payment, window_ms: int) -> bool:
     return abs(order.event_time_ms - payment.event_time_ms) <= window_ms
@@ -98,66 +96,35 @@ def compose_email(paid: PaidOrder, customer: Customer, sent_at: datetime) -> Ema
 
 # The join --------------------------------------------------------------------------------------
 
-#: Event time (epoch ms) each partition's join inputs have reached, on this worker. Not kept in
-#: a table: after a restart or a rebalance it starts again with the next event.
-event_clock: dict[int, int] = {}
-
-
 def _window_ms() -> int:
     return settings.email_join_window_s * 1000
 
 
-def _advance_clock(event_ms: int) -> None:
-    partition = current_partition()
-    event_clock[partition] = max(event_clock.get(partition, event_ms), event_ms)
-
-
-async def _join(order_id: str, add: Callable[[EmailJoin | None], tuple]) -> None:
-    stored = email_joins.get(order_id)
-    entry, match = add(stored and EmailJoin.from_bytes(stored))
-    email_joins[order_id] = entry.to_bytes()
-    open_joins[order_id] = entry.latest_event_ms + _window_ms() + settings.email_join_grace_s * 1000
-    if match is not None:
-        await topics.paid_orders_by_customer.send(
-            key=str(match.order.customer_id).encode(), value=match.to_bytes()
-        )
+def _join(order_id: str, add: Callable[[EmailJoin | None], tuple]) -> None:
+    record = order_states.get(order_id) or OrderRecord()
+    entry, match = add(record.join)
+    if entry != record.join:
+        order_states[order_id] = record.model_copy(update={"join": entry})
+    already_matched = record.join is not None and record.join.match is not None
+    if match is not None and not already_matched:
+        customer = str(match.order.customer_id)
+        app.outputs.add(topics.paid_orders_by_customer, partition_for(customer), match.to_bytes())
 
 
 @consumes(topics.payments, Payment.from_bytes)
 async def key_payments_by_order(payment: Payment) -> None:
-    await topics.payments_by_order.send(
-        key=payment.order_id.encode(), value=payment.to_bytes(), timestamp=payment.timestamp
-    )
+    app.outputs.add(topics.payments_by_order, partition_for(payment.order_id), payment.to_bytes())
 
 
 @consumes(topics.orders, Order.from_bytes)
 async def join_validated_orders(order: Order) -> None:
-    _advance_clock(order.event_time_ms)
     if order.state == OrderState.VALIDATED:
-        await _join(order.id, lambda entry: join_order(entry, order, _window_ms()))
+        _join(order.id, lambda entry: join_order(entry, order, _window_ms()))
 
 
-@consumes(topics.payments_by_order, Payment.from_bytes)
+@consumes(topics.payments_by_order, Payment, batched=True)
 async def join_payments(payment: Payment) -> None:
-    _advance_clock(payment.event_time_ms)
-    await _join(payment.order_id, lambda entry: join_payment(entry, payment, _window_ms()))
-
-
-@consumes(topics.email_join_expiries, bytes, keyed=True)
-async def expire_joins(order_id: str, _: bytes) -> None:
-    closes, now = open_joins.get(order_id), event_clock.get(current_partition())
-    if closes is not None and now is not None and closes <= now:
-        del open_joins[order_id]
-        if order_id in email_joins:
-            del email_joins[order_id]
-
-
-expired_joins = DeadlineAnnouncer(open_joins, topics.email_join_expiries)
-
-
-@app.timer(interval=1.0)
-async def find_expired_joins() -> None:
-    await expired_joins.announce(event_clock.get)
+    _join(payment.order_id, lambda entry: join_payment(entry, payment, _window_ms()))
 
 
 # Delivery --------------------------------------------------------------------------------------
@@ -183,17 +150,17 @@ async def deliver(email: Email) -> Email:
             await asyncio.sleep(delay)
 
 
-@consumes(topics.paid_orders_by_customer, PaidOrder.from_bytes)
+@consumes(topics.paid_orders_by_customer, PaidOrder, batched=True)
 async def send_emails(paid: PaidOrder) -> None:
     order = paid.order
     if order.id in emails_sent:
         return
-    stored = customer_records.get(str(order.customer_id))
-    if stored is None:
+    customer = customer_records.get(str(order.customer_id))
+    if customer is None:
         metrics.emails.labels("no_customer").inc()
         log.info("no email for order %s: customer %s unknown", order.id, order.customer_id)
         return
-    email = await deliver(compose_email(paid, Customer.from_bytes(stored), utc_now()))
-    emails_sent[order.id] = email.to_bytes()
+    email = await deliver(compose_email(paid, customer, utc_now()))
+    emails_sent[order.id] = email
     metrics.emails.labels(email.delivered_by).inc()
-    await topics.emails.send(key=order.id.encode(), value=email.to_bytes())
+    await app.outputs.publish(topics.emails, order.id, email.to_bytes())

@@ -1,23 +1,25 @@
 """Inventory check: reserve stock for an order, or fail it; release what a FAILED order held.
 
 PASS and reserve when stock - reserved - quantity >= 0, else FAIL and reserve nothing. A product
-with no stock record has stock 0, so no order waits for one. An order is answered once: a
-redelivered order gets its first answer again and never reserves twice.
+with no stock record has stock 0, so no order waits for one. A product's record holds the units
+reserved, the orders holding some that are not decided yet, and the `orders` offsets it has
+applied: each event (CREATED reserves, VALIDATED keeps, FAILED releases) is one write of that
+record, and a redelivered event is found applied in it and skipped. Events of one order reach
+its product in the order they were on `orders`, so its FAILED comes after its CREATED.
 
 Consumes: warehouse-inventory (absolute stock levels);
-          orders (CREATED and FAILED), re-keyed by product to orders-by-product.
-Produces: order-validations (INVENTORY_CHECK).
-Keeps: stock_levels (product -> units), reserved_stock (product -> units),
-       inventory_checks (order id -> InventoryCheck).
+          orders-by-product (OrderEvent items: CREATED, VALIDATED, FAILED).
+Produces: order-validations (INVENTORY_CHECK items).
+Keeps: stock_levels (product -> units), stock_reservations (product -> StockReservations).
 """
 
 from __future__ import annotations
 
 from app import topics
-from app.streams import consumes, publish_validation
-from models.records import CheckType, Order, OrderState, ValidationResult
-from models.state import InventoryCheck
-from tables.inventory import inventory_checks, reserved_stock, stock_levels
+from app.streams import consumes, report_validation
+from models.records import CheckType, OrderEvent, OrderState, ValidationResult
+from models.state import StockReservations
+from tables.inventory import stock_levels, stock_reservations
 
 
 def check_stock(quantity: int, stock: int, reserved: int) -> ValidationResult:
@@ -26,21 +28,30 @@ def check_stock(quantity: int, stock: int, reserved: int) -> ValidationResult:
     return ValidationResult.FAIL
 
 
-def reserve(order: Order, stock: int, reserved: int) -> InventoryCheck:
-    result = check_stock(order.quantity, stock, reserved)
-    held = order.quantity if result == ValidationResult.PASS else 0
-    return InventoryCheck(product=order.product, result=result, reserved=held)
-
-
-def release(check: InventoryCheck | None, product: str) -> InventoryCheck:
-    """The check of an order that ended FAILED: nothing held any more.
-
-    An order that FAILED before its inventory check is recorded as failed, so a late CREATED
-    of it does not reserve.
-    """
-    if check is None:
-        return InventoryCheck(product=product, result=ValidationResult.FAIL, released=True)
-    return check.model_copy(update={"released": True})
+def apply_order_event(
+    reservations: StockReservations | None, event: OrderEvent, stock: int
+) -> tuple[StockReservations, ValidationResult | None] | None:
+    """The product's reservations after `event`, and the answer to a CREATED order; None if the
+    record has applied the event already."""
+    reservations = reservations or StockReservations()
+    if reservations.applied(event.partition, event.offset):
+        return None
+    order = event.order
+    reserved, held = reservations.reserved, reservations.held
+    answer = None
+    if order.state == OrderState.CREATED:
+        answer = check_stock(order.quantity, stock, reserved)
+        if answer == ValidationResult.PASS:
+            reserved, held = reserved + order.quantity, {**held, order.id: order.quantity}
+    elif order.id in held:
+        held = {key: units for key, units in held.items() if key != order.id}
+        if order.state == OrderState.FAILED:
+            reserved -= reservations.held[order.id]  # compensation: the stock is free again
+    updated = reservations.model_copy(update={
+        "reserved": reserved, "held": held,
+        "applied_up_to": reservations.marks_after(event.partition, event.offset),
+    })
+    return updated, answer
 
 
 def parse_stock_level(raw: bytes) -> int:
@@ -55,28 +66,13 @@ async def record_stock_levels(product: str, level: int) -> None:
     stock_levels[product] = level
 
 
-@consumes(topics.orders, Order.from_bytes)
-async def key_orders_by_product(order: Order) -> None:
-    if order.state in (OrderState.CREATED, OrderState.FAILED):
-        await topics.orders_by_product.send(
-            key=order.product.encode(), value=order.to_bytes(), timestamp=order.timestamp
-        )
-
-
-@consumes(topics.orders_by_product, Order.from_bytes)
-async def reserve_stock(order: Order) -> None:
-    product = order.product
-    stored = inventory_checks.get(order.id)
-    check = stored and InventoryCheck.from_bytes(stored)
-    held = reserved_stock.get(product, 0)
-    if order.state == OrderState.CREATED:
-        if check is None:
-            check = reserve(order, stock_levels.get(product, 0), held)
-            if check.reserved:
-                reserved_stock[product] = held + check.reserved
-            inventory_checks[order.id] = check.to_bytes()
-        await publish_validation(order.id, CheckType.INVENTORY_CHECK, check.result)
-    elif check is None or not check.released:  # FAILED: compensate, once
-        if check is not None and check.reserved:
-            reserved_stock[product] = held - check.reserved
-        inventory_checks[order.id] = release(check, product).to_bytes()
+@consumes(topics.orders_by_product, OrderEvent, batched=True)
+async def reserve_stock(event: OrderEvent) -> None:
+    product = event.order.product
+    applied = apply_order_event(
+        stock_reservations.get(product), event, stock_levels.get(product, 0))
+    if applied is None:
+        return
+    stock_reservations[product], answer = applied
+    if answer is not None:
+        report_validation(event.partition, event.order.id, CheckType.INVENTORY_CHECK, answer)

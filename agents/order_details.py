@@ -1,14 +1,14 @@
 """Order details check: is a new order well-formed as a business fact?
 
 Consumes: orders (CREATED).
-Produces: order-validations (ORDER_DETAILS_CHECK).
+Produces: order-validations (ORDER_DETAILS_CHECK items).
 Keeps: nothing (a redelivered order gets the same answer; the aggregator keeps the first).
 """
 
 from __future__ import annotations
 
 from app import topics
-from app.streams import consumes, publish_validation
+from app.streams import consumes, current_partition, report_validation
 from models.records import CheckType, Order, OrderState, ValidationResult
 
 
@@ -22,4 +22,5 @@ def check_order_details(order: Order) -> ValidationResult:
 @consumes(topics.orders, Order.from_bytes)
 async def check_details(order: Order) -> None:
     if order.state == OrderState.CREATED:
-        await publish_validation(order.id, CheckType.ORDER_DETAILS_CHECK, check_order_details(order))
+        report_validation(
+            current_partition(), order.id, CheckType.ORDER_DETAILS_CHECK, check_order_details(order))

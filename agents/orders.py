@@ -1,18 +1,22 @@
-"""Orders service: places orders, once per order id, and keeps the query side (CQRS).
+"""Orders service: places orders, once per order id, keeps the query side (CQRS), and hands each
+new order event to the customer- and product-keyed services.
 
 Consumes: order-requests (PlaceOrder, written by `POST /v1/orders`), orders (Order).
-Produces: orders (the CREATED order of each accepted request).
-Keeps: order_placements (order id -> id of the request that placed it),
-       latest_orders (order id -> latest Order, served by `GET /v1/orders/{id}`).
+Produces: orders (the CREATED order of each accepted request);
+          orders-by-customer (every new order event), orders-by-product (CREATED, VALIDATED,
+          FAILED), as OrderEvent items stamped with their `orders` partition and offset.
+Keeps: order_states (order id -> OrderRecord): `placed_by`, `latest` (served by
+       `GET /v1/orders/{id}`).
 """
 
 from __future__ import annotations
 
-from app import topics
-from app import metrics
-from app.streams import consumes
-from models.records import Order, OrderState, PlaceOrder
-from tables.orders import latest_orders, order_placements
+from app import metrics, topics
+from app.main import app
+from app.streams import consumes, current_partition, current_source, partition_for
+from models.records import Order, OrderEvent, OrderState, PlaceOrder
+from models.state import OrderRecord
+from tables.orders import order_states
 
 #: How far each state is along an order's life; an event never moves an order backwards.
 STATE_RANK = {
@@ -21,6 +25,8 @@ STATE_RANK = {
     OrderState.FAILED: 1,
     OrderState.SHIPPED: 2,
 }
+#: The events the inventory check acts on: reserve, keep, release.
+STOCK_EVENTS = frozenset({OrderState.CREATED, OrderState.VALIDATED, OrderState.FAILED})
 
 
 def may_place(placed_by: str | None, request_id: str) -> bool:
@@ -36,7 +42,8 @@ def supersedes(incoming: Order, current: Order | None) -> bool:
     """Whether `incoming` replaces `current` in the query side.
 
     A redelivered CREATED never hides a later state, and a second CREATED for a known id (from a
-    producer that bypassed the API) never replaces the order that was placed first.
+    producer that bypassed the API) never replaces the order that was placed first. Only an event
+    that supersedes is news to the other services.
     """
     return current is None or STATE_RANK[incoming.state] > STATE_RANK[current.state]
 
@@ -44,18 +51,24 @@ def supersedes(incoming: Order, current: Order | None) -> bool:
 @consumes(topics.order_requests, PlaceOrder.from_bytes)
 async def place_orders(request: PlaceOrder) -> None:
     order = request.order
-    placed_by = order_placements.get(order.id)
-    if may_place(placed_by, request.request_id):
-        await topics.orders.send(
-            key=order.id.encode(), value=order.to_bytes(), timestamp=order.timestamp
-        )
-        if placed_by is None:
-            order_placements[order.id] = request.request_id
+    record = order_states.get(order.id) or OrderRecord()
+    if may_place(record.placed_by, request.request_id):
+        if record.placed_by is None:
+            order_states[order.id] = record.model_copy(update={"placed_by": request.request_id})
+        await app.outputs.publish(  # order-requests and orders are co-partitioned
+            topics.orders, order.id, order.to_bytes(), partition=current_partition(),
+            timestamp=order.timestamp)
 
 
 @consumes(topics.orders, Order.from_bytes)
-async def update_latest_orders(order: Order) -> None:
+async def record_order_events(order: Order) -> None:
     metrics.order_events.labels(order.state.value).inc()
-    current = latest_orders.get(order.id)
-    if supersedes(order, current and Order.from_bytes(current)):
-        latest_orders[order.id] = order.to_bytes()
+    record = order_states.get(order.id) or OrderRecord()
+    if not supersedes(order, record.latest):
+        return
+    order_states[order.id] = record.model_copy(update={"latest": order})
+    partition, offset = current_source()
+    event = OrderEvent(partition=partition, offset=offset, order=order).to_bytes()
+    app.outputs.add(topics.orders_by_customer, partition_for(str(order.customer_id)), event)
+    if order.state in STOCK_EVENTS:
+        app.outputs.add(topics.orders_by_product, partition_for(order.product), event)

@@ -17,9 +17,10 @@ the partition has caught up (it is retried every HOLD_RETRY_MS). Nothing waits, 
 never stalls the consumer.
 
 Consumes: orders (CREATED opens an order; its outcome coming back confirms it),
-          order-validations, order-deadlines.
+          order-validations (batches of OrderValidation), order-deadlines.
 Produces: orders (VALIDATED or FAILED), order-deadlines (the timer).
-Keeps: validation_progress (order id -> ValidationProgress), open_orders (order id -> deadline).
+Keeps: order_states (order id -> OrderRecord): `order`, `results`, `outcome`, `confirmed`;
+       open_orders (order id -> deadline).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from app.main import app, settings
 from app.deadlines import DeadlineAnnouncer
 from app.streams import consumes, current_partition
 from models.records import TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult
-from models.state import ValidationProgress
-from tables.validations import open_orders, validation_progress
+from models.state import OrderRecord
+from tables.orders import order_states
+from tables.validations import open_orders
 
 REQUIRED_CHECKS = frozenset(CheckType)
 #: How soon a held-back outcome is tried again.
@@ -45,7 +47,7 @@ HOLD_RETRY_MS = 1000
 log = logging.getLogger(__name__)
 
 
-def conclude(progress: ValidationProgress, *, overdue: bool = False) -> Order | None:
+def conclude(progress: OrderRecord, *, overdue: bool = False) -> Order | None:
     """The terminal order `progress` has reached, or None while it is still open."""
     if progress.outcome is not None or progress.order is None:
         return None
@@ -61,7 +63,7 @@ def conclude(progress: ValidationProgress, *, overdue: bool = False) -> Order | 
     return None
 
 
-def with_result(progress: ValidationProgress, validation: OrderValidation) -> ValidationProgress:
+def with_result(progress: OrderRecord, validation: OrderValidation) -> OrderRecord:
     """The first result of each check counts; a repeated one changes nothing."""
     if validation.check_type in progress.results:
         return progress
@@ -77,12 +79,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _load(order_id: str) -> ValidationProgress:
-    stored = validation_progress.get(order_id)
-    return ValidationProgress.from_bytes(stored) if stored else ValidationProgress()
+def _load(order_id: str) -> OrderRecord:
+    return order_states.get(order_id) or OrderRecord()
 
 
-async def _settle(order_id: str, progress: ValidationProgress, *, overdue: bool = False) -> None:
+async def _settle(order_id: str, progress: OrderRecord, *, overdue: bool = False) -> None:
     """Store `progress` with its outcome, if it now has one, then publish that outcome.
 
     Tables are written before the first `await`: the three agents share these tables and run
@@ -91,7 +92,7 @@ async def _settle(order_id: str, progress: ValidationProgress, *, overdue: bool 
     outcome = conclude(progress, overdue=overdue)
     if outcome is not None:
         progress = progress.model_copy(update={"outcome": outcome})
-    validation_progress[order_id] = progress.to_bytes()
+    order_states[order_id] = progress
     if outcome is not None:
         await _publish(outcome)
 
@@ -100,9 +101,9 @@ async def _publish(outcome: Order) -> None:
     if not may_publish_now(current_partition()):
         open_orders[outcome.id] = now_ms() + HOLD_RETRY_MS  # the deadline timer tries again
         return
-    await topics.orders.send(
-        key=outcome.id.encode(), value=outcome.to_bytes(), timestamp=outcome.timestamp
-    )
+    await app.outputs.publish(  # every order-keyed topic is co-partitioned with `orders`
+        topics.orders, outcome.id, outcome.to_bytes(), partition=current_partition(),
+        timestamp=outcome.timestamp)
 
 
 def _close(order_id: str) -> None:
@@ -122,12 +123,10 @@ async def track_orders(order: Order) -> None:
         # The log has the order's outcome: ours coming back, or one published before a crash
         # that the table lost. Either way it is the one.
         _close(order.id)
-        validation_progress[order.id] = progress.model_copy(
-            update={"outcome": order, "confirmed": True}
-        ).to_bytes()
+        order_states[order.id] = progress.model_copy(update={"outcome": order, "confirmed": True})
 
 
-@consumes(topics.order_validations, OrderValidation.from_bytes)
+@consumes(topics.order_validations, OrderValidation, batched=True)
 async def aggregate_validations(validation: OrderValidation) -> None:
     progress = _load(validation.order_id)
     updated = with_result(progress, validation)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import faust
 
 from app import metadata_backoff
+from app.outputs import Outputs
 from app.settings import Settings
 from app.transport import Transport
 
@@ -19,6 +20,8 @@ class OrdersApp(faust.App):
     def __init__(self, settings: Settings, *args, **kwargs) -> None:
         self.settings = settings
         super().__init__(*args, **kwargs)
+        #: What agents send (app/outputs.py); drained by the commit barrier.
+        self.outputs = Outputs(self, settings.batch_linger_ms, settings.batch_max_items)
 
     def _new_transport(self) -> Transport:
         # Faust's aiokafka driver with batched fetches (app/transport.py).
@@ -46,12 +49,15 @@ app = OrdersApp(
     Table="tables.table:Table",
     # No terminal spinner: it turns on every library's debug logging (app/worker.py).
     Worker="app.worker:Worker",
+    # Faust's Monitor without its per-event bookkeeping (app/monitor.py).
+    Monitor="app.monitor:Monitor",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
     # Values are our own JSON records; agents decode them (undecodable ones go to dead letters).
     key_serializer="raw",
     value_serializer="raw",
     consumer_auto_offset_reset="earliest",
+    broker_commit_interval=settings.commit_interval_s,
     table_standby_replicas=settings.table_standby_replicas,
     broker_session_timeout=settings.session_timeout_s,
     # Kafka wants heartbeats at most a third of the session timeout apart.

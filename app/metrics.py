@@ -52,6 +52,11 @@ table_memory = Gauge(
     "memtables (together at most TABLE_MEMORY_MB).", ["part"], registry=registry,
 )
 
+table_pending_writes = Gauge(
+    "table_pending_writes", "Table writes not in the changelogs yet: written behind, they are "
+    "sent at the next commit (COMMIT_INTERVAL_S).", registry=registry,
+)
+
 
 def sample(name: str, **labels: str) -> float:
     """The current value of one sample (e.g. `sample("emails_total", outcome="smtp")`), 0 if none."""
@@ -69,11 +74,13 @@ def lag_by_topic(
     return lag
 
 
-def render(lag: Mapping[str, int], table_bytes: Mapping[str, int]) -> bytes:
-    """The Prometheus text exposition, with the consumer lag and table memory just measured."""
+def render(lag: Mapping[str, int], table_bytes: Mapping[str, int], pending_writes: int) -> bytes:
+    """The Prometheus text exposition, with the consumer lag, table memory and table writes not
+    flushed yet, just measured."""
     consumer_lag.clear()
     for topic, behind in lag.items():
         consumer_lag.labels(topic).set(behind)
     for part, used in table_bytes.items():
         table_memory.labels(part).set(used)
+    table_pending_writes.set(pending_writes)
     return generate_latest(registry)

@@ -44,6 +44,13 @@ class Settings:
     consumer_fetch_min_bytes: int = 64 * 1024
     #: The longest a fetch waits for CONSUMER_FETCH_MIN_BYTES: the latency it may add, per hop.
     consumer_fetch_max_wait_ms: int = 10
+    #: Items for an internal topic wait this long for others to travel in one record with them
+    #: (app/outputs.py): the latency a hop may add, and what makes hops cheap under load.
+    batch_linger_ms: int = 5
+    #: An internal topic's batch is sent once it holds this many items.
+    batch_max_items: int = 500
+    #: How often a worker commits offsets; table writes reach the changelogs at each commit.
+    commit_interval_s: float = 2.8
     #: Standby replicas of every table partition on other workers, for a quick fail-over.
     table_standby_replicas: int = 1
     #: A worker that sends no heartbeat this long is out of the group and its partitions move.
@@ -57,8 +64,6 @@ class Settings:
     order_timeout_s: int = 300
     #: Email join: an order and its payment match when at most this far apart in event time.
     email_join_window_s: int = 60
-    #: Email join: how late (in event time) a payment or order may arrive; then the entry expires.
-    email_join_grace_s: int = 60
     #: SMTP server of the email service. Unset: no SMTP; each email is still recorded on `emails`.
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -106,8 +111,8 @@ class Settings:
 
 def _parse(name: str, type_name: str, raw: str) -> object:
     try:
-        if "int" in type_name:
-            value = int(raw)
+        if "int" in type_name or "float" in type_name:
+            value = (int if "int" in type_name else float)(raw)
             if value < 0:
                 raise ValueError("must not be negative")
             return value

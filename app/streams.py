@@ -1,107 +1,197 @@
-"""The shell every agent runs in, and publishing validation results.
+"""The shell every service runs in: one agent per input topic, handlers registered per service.
 
 If a Faust agent raises, Faust acks the record anyway and the agent restarts: the record is lost
-without a trace. So services are written as handlers of one record, registered with `consumes()`:
-the shell decodes each record, calls the handler, and sends what cannot be decoded or processed
-(original key and bytes; the error, the agent and the source offset in headers) to
-`<topic>-dead-letters`, then goes on with the next record.
+without a trace. So services are written as handlers of one value, registered with `consumes()`:
+the topic's agent decodes each record once, calls every handler registered on the topic (in
+registration order), and sends what cannot be decoded or processed (original key and bytes; the
+error, the source offset, and in `agent` the handler that failed or, for a record that does not
+decode, the topic's agent `read-<topic>`) to `<topic>-dead-letters`, then goes on.
 
-Several agents read `orders`; a record none of them can decode is dead-lettered once, by the
-first agent registered on its topic. A record that one agent fails to process is dead-lettered
-by that agent.
+Internal topics carry batches (`batched=True`): a record is a JSON array of items
+(`models.records.encode_batch`), and each item is handled as if it were a record of its own; an
+item that fails is dead-lettered alone, as JSON, and its batch goes on.
+
+One agent per topic keeps Faust's concurrency of 1, so each partition is handled in order, and
+decodes each record once however many services read the topic.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Awaitable, Callable, TypeVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, NamedTuple
 
 from faust import EventT, TopicT, current_event
 from faust.types import AgentT
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app import metrics, topics
-from app.main import app
+from app.main import app, settings
+from app.partitioning import partition_of
 from models.records import CheckType, OrderValidation, ValidationResult
-
-T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-#: Topic name -> the agent that dead-letters the topic's undecodable records.
-_decode_failures_reported_by: dict[str, str] = {}
-
 
 class Rejected(Exception):
-    """Raised by a handler for a record it refuses: dead-lettered with this message."""
+    """Raised by a handler for a value it refuses: dead-lettered with this message."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    call: Callable[[str, Any], Awaitable[None]]
+
+
+@dataclass
+class TopicReader:
+    """The agent of one input topic and the handlers it calls."""
+
+    agent: AgentT
+    #: Records are batches of items.
+    batched: bool
+    handlers: list[Handler]
+
+
+#: Topic name -> its reader.
+readers: dict[str, TopicReader] = {}
 
 
 def consumes(
-    topic: TopicT, parse: Callable[[bytes], T], *, keyed: bool = False
+    topic: TopicT, parse: Callable[[bytes], Any] | type[BaseModel], *, keyed: bool = False,
+    batched: bool = False,
 ) -> Callable[[Callable[..., Awaitable[None]]], AgentT]:
-    """Register `handle(value)` (or `handle(key, value)` when `keyed`) as an agent on `topic`.
+    """Register `handle(value)` (or `handle(key, value)` when `keyed`) on `topic`.
 
-    `parse` turns the record's bytes into the value (e.g. `Order.from_bytes`); keys are UTF-8
-    text. The agent keeps Faust's concurrency of 1, so each partition is handled in order.
+    `parse` turns a record's bytes into the value (e.g. `Order.from_bytes`); on a `batched` topic
+    it is the item's record class. Keys are UTF-8 text. Returns the topic's agent (for
+    `test_context()`), which calls every handler of the topic.
     """
 
     def register(handle: Callable[..., Awaitable[None]]) -> AgentT:
         name = f"{handle.__module__}.{handle.__name__}"
-        reports_decode_failures = (
-            _decode_failures_reported_by.setdefault(topic.get_topic_name(), name) == name
-        )
-
-        async def run(stream):
-            async for event in stream.events():
-                try:
-                    key = (event.key or b"").decode()
-                    value = parse(event.value)
-                except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
-                    if reports_decode_failures:
-                        await _send_to_dead_letters(event, _describe(exc), name)
-                    continue
-                try:
-                    await (handle(key, value) if keyed else handle(value))
-                except Rejected as exc:
-                    await _send_to_dead_letters(event, str(exc), name)
-                except Exception as exc:
-                    log.exception("%s failed on a record of %s", name, topic.get_topic_name())
-                    await _send_to_dead_letters(event, f"{type(exc).__name__}: {exc}", name)
-
-        run.__doc__ = handle.__doc__
-        return app.agent(topic, name=name)(run)
+        call = handle if keyed else (lambda key, value: handle(value))
+        reader = readers.get(topic.get_topic_name())
+        if reader is None:
+            reader = _new_reader(topic, parse, batched)
+        reader.handlers.append(Handler(name, call))
+        return reader.agent
 
     return register
 
 
+def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | type[BaseModel],
+                batched: bool) -> TopicReader:
+    name = topic.get_topic_name()
+    agent_name = f"read-{name.removeprefix(settings.topic_prefix)}"
+    decode = _batch_parser(parse) if batched else _record_parser(parse)
+
+    async def read(stream):
+        async for event in stream.events():
+            try:
+                key = (event.key or b"").decode()
+                values = decode(event.value)
+            except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
+                await _send_to_dead_letters(event, event.value, _describe(exc), agent_name)
+                continue
+            for value in values:
+                if isinstance(value, Undecodable):
+                    await _send_to_dead_letters(event, value.raw, value.error, agent_name)
+                    continue
+                for handler in reader.handlers:
+                    try:
+                        await handler.call(key, value)
+                    except Exception as exc:
+                        if not isinstance(exc, Rejected):
+                            log.exception("%s failed on a record of %s", handler.name, name)
+                        error = str(exc) if isinstance(exc, Rejected) else f"{type(exc).__name__}: {exc}"
+                        # A batch's item is dead-lettered alone, as JSON.
+                        raw = value.to_bytes() if batched else event.value
+                        await _send_to_dead_letters(event, raw, error, handler.name)
+
+    reader = readers[name] = TopicReader(
+        app.agent(topic, name=agent_name)(read), batched, [])
+    return reader
+
+
+class Undecodable(NamedTuple):
+    """An item of a batch that does not decode: dead-lettered alone."""
+
+    raw: bytes
+    error: str
+
+
+def _record_parser(parse: Callable[[bytes], Any]) -> Callable[[bytes], list[Any]]:
+    return lambda raw: [parse(raw)]
+
+
+def _batch_parser(model: type[BaseModel]) -> Callable[[bytes], list[Any]]:
+    whole = TypeAdapter(list[model])
+
+    def parse(raw: bytes) -> list[Any]:
+        try:
+            return whole.validate_json(raw)
+        except ValidationError:
+            items = json.loads(raw)  # ValueError: not a batch at all, dead-lettered whole
+            if not isinstance(items, list):
+                raise ValueError("a batch is a JSON array of items") from None
+            return [_parse_item(model, item) for item in items]
+
+    return parse
+
+
+def _parse_item(model: type[BaseModel], item: Any) -> Any:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        return Undecodable(json.dumps(item).encode(), _describe(exc))
+
+
+def current_source() -> tuple[int, int]:
+    """The partition and offset of the record the calling handler is processing."""
+    message = current_event().message
+    return message.partition, message.offset
+
+
 def current_partition() -> int:
-    """The partition of the event the calling agent is processing."""
+    """The partition of the record the calling handler is processing."""
     return current_event().message.partition
 
 
-async def _send_to_dead_letters(event: EventT, error: str, agent: str) -> None:
+@lru_cache(maxsize=65536)
+def partition_for(key: str) -> int:
+    """The partition of `key` in every topic of the registry (they share a partition count)."""
+    return partition_of(key, settings.topic_partitions)
+
+
+def report_validation(
+    partition: int, order_id: str, check: CheckType, result: ValidationResult
+) -> None:
+    """A validator's answer, as an item for `order-validations` in the order's partition."""
+    validation = OrderValidation(order_id=order_id, check_type=check, validation_result=result)
+    app.outputs.add(topics.order_validations, partition, validation.to_bytes())
+
+
+async def _send_to_dead_letters(event: EventT, value: bytes, error: str, handler: str) -> None:
     message = event.message
     log.warning(
         "dead letter from %s[%s]@%s (key %r) in %s: %s",
-        message.topic, message.partition, message.offset, event.key, agent, error,
+        message.topic, message.partition, message.offset, event.key, handler, error,
     )
     metrics.dead_letters.labels(message.topic).inc()
     await topics.DEAD_LETTERS[message.topic].send(
         key=event.key,
-        value=event.value,
+        value=value,
         headers={
             "error": error.encode(),
-            "agent": agent.encode(),
+            "agent": handler.encode(),
             "source-topic": message.topic.encode(),
             "source-partition": str(message.partition).encode(),
             "source-offset": str(message.offset).encode(),
         },
     )
-
-
-async def publish_validation(order_id: str, check: CheckType, result: ValidationResult) -> None:
-    validation = OrderValidation(order_id=order_id, check_type=check, validation_result=result)
-    await topics.order_validations.send(key=order_id.encode(), value=validation.to_bytes())
 
 
 def _describe(exc: ValueError) -> str:

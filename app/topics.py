@@ -3,10 +3,15 @@
 Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`).
 Every topic has the same partition count, so topics with the same key are co-partitioned:
 - by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`,
-  `payments-by-order`, `email-join-expiries`;
+  `payments-by-order`;
 - by product: `orders-by-product`, `warehouse-inventory`;
 - by customer id: `orders-by-customer`, `customers`, `paid-orders-by-customer`.
 One worker owns partition p of every topic, so it holds all the state of the keys hashed there.
+
+Internal topics between this app's services (`order-validations`, `orders-by-customer`,
+`orders-by-product`, `payments-by-order`, `paid-orders-by-customer`) carry batches: each record
+is a JSON array of items, all of one partition, sent to that partition without a key
+(app/outputs.py). Every other topic carries one record per event, keyed.
 Nobody else calls `app.topic()`.
 """
 
@@ -40,11 +45,11 @@ def _topic(name: str, *, partitions: int | None = None, config: dict | None = No
 order_requests = _topic("order-requests")
 #: Order events: CREATED (accepted requests), VALIDATED / FAILED (the validations aggregator).
 orders = _topic("orders")
-#: One result per check and order, written by the three validators.
+#: Batches of OrderValidation: one item per check and order, from the three validators.
 order_validations = _topic("order-validations")
-#: Order events re-keyed by customer id, for the fraud check (CREATED) and routing by level.
+#: Batches of OrderEvent, by customer: the fraud check reads CREATED, routing by level all.
 orders_by_customer = _topic("orders-by-customer")
-#: Orders re-keyed by product (CREATED and FAILED), for the inventory check and its compensation.
+#: Batches of OrderEvent, by product: CREATED reserves stock, VALIDATED keeps it, FAILED releases.
 orders_by_product = _topic("orders-by-product")
 #: Order ids whose validation deadline has passed, written by the aggregator's timer.
 order_deadlines = _topic("order-deadlines")
@@ -54,11 +59,9 @@ customers = _topic("customers", config=COMPACTED)
 warehouse_inventory = _topic("warehouse-inventory", config=COMPACTED)
 #: Payments by payment id, written by `POST /v1/payments`.
 payments = _topic("payments")
-#: Payments re-keyed by order id, to meet their order in the email join.
+#: Batches of Payment, by order id, to meet their order in the email join.
 payments_by_order = _topic("payments-by-order")
-#: Email join entries whose window has closed in event time, written by the join's timer.
-email_join_expiries = _topic("email-join-expiries")
-#: The join's matches (PaidOrder) re-keyed by customer id, to meet their customer.
+#: Batches of PaidOrder (the join's matches), by customer id, to meet their customer.
 paid_orders_by_customer = _topic("paid-orders-by-customer")
 #: One Email per order: what the email service sent, when, to whom.
 emails = _topic("emails")
@@ -74,7 +77,7 @@ customer_loader_checkpoints = _topic(
 INPUTS = [
     order_requests, orders, order_validations, orders_by_customer, orders_by_product,
     order_deadlines, customers, warehouse_inventory, payments, payments_by_order,
-    email_join_expiries, paid_orders_by_customer,
+    paid_orders_by_customer,
 ]
 
 #: Each input topic's `<topic>-dead-letters`: its records that could not be decoded or processed

@@ -2,7 +2,9 @@
 
 Those topics are co-partitioned, so one partition of each holds everything about the order: the
 command that placed it, its events, the three validations, any deadline notice, its payments and
-its email. The trace reads only that partition of each, from the beginning to the end.
+its email. The trace reads only that partition of each, from the beginning to the end. Records
+of the batched topics (`order-validations`, `payments-by-order`) hold items of many orders: the
+trace shows each item of this order on its own line.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from app.settings import Settings
 #: The order-keyed topics, in the order an order passes through them.
 ORDER_TOPICS = [
     topics.order_requests, topics.orders, topics.order_validations, topics.order_deadlines,
-    topics.payments_by_order, topics.emails, topics.email_join_expiries,
+    topics.payments_by_order, topics.emails,
 ]
+#: Topics whose records are batches of items, each naming its order in `orderId`.
+BATCHED = frozenset({"order-validations", "payments-by-order"})
 
 
 async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> list[ConsumerRecord]:
@@ -60,9 +64,21 @@ def describe(topic: str, value: bytes) -> str:
         return f"payment {record.get('id')}: {record.get('amount')} {record.get('ccy')}"
     if topic == "emails":
         return f"email to {record.get('to')} (delivered by {record.get('deliveredBy')})"
-    if topic == "email-join-expiries":
-        return "email join window closed"
     return "deadline passed"
+
+
+def order_entries(topic: str, key: bytes | None, value: bytes, order_id: str) -> list[str]:
+    """What one record of an order-keyed topic says about `order_id`, a line per entry."""
+    if topic not in BATCHED:
+        return [describe(topic, value)] if key == order_id.encode() else []
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return []
+    return [
+        describe(topic, json.dumps(item).encode()) for item in items
+        if isinstance(item, dict) and item.get("orderId") == order_id
+    ]
 
 
 async def trace_order(settings: Settings, order_id: str) -> list[str]:
@@ -72,16 +88,12 @@ async def trace_order(settings: Settings, order_id: str) -> list[str]:
     records = await read_partitions(
         settings.bootstrap_servers, [TopicPartition(name, partition) for name in names]
     )
-    key = order_id.encode()
     order = list(names)
-    mine = sorted(
-        (record for record in records if record.key == key),
-        key=lambda record: (order.index(record.topic), record.offset),
-    )
+    in_order = sorted(records, key=lambda record: (order.index(record.topic), record.offset))
     return [
-        f"{_time(record.timestamp)}  {names[record.topic]:<18} {partition}@{record.offset:<8} "
-        f"{describe(names[record.topic], record.value)}"
-        for record in mine
+        f"{_time(record.timestamp)}  {names[record.topic]:<18} {partition}@{record.offset:<8} {entry}"
+        for record in in_order
+        for entry in order_entries(names[record.topic], record.key, record.value, order_id)
     ]
 
 

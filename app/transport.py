@@ -1,5 +1,18 @@
-"""The Kafka transport of the app: Faust's aiokafka driver, with fetches batched, and two holes in
-how Faust and aiokafka hand records over during a rebalance closed.
+"""The Kafka transport of the app: Faust's aiokafka driver, with fetches batched, the commit
+barrier of the write-behind tables, and two holes in how Faust and aiokafka hand records over
+during a rebalance closed.
+
+**The commit barrier.** Tables are written behind (`tables/table.py`). Before the consumer commits
+offsets, the barrier sends what the agents batched (app/outputs.py), waits until the broker has
+every record the agents sent, then sends each table's writes since the last commit to its changelog and waits until the broker has them too,
+then writes them to the local stores; only then are offsets committed. So a committed offset
+always has its outputs and its state changes on the broker, and a table's changelog never lags
+its outputs. Faust's own flush before a commit could return with records still buffered (it
+gives up after 0.1 s without progress); this one waits for every acknowledgement.
+At a rebalance Faust commits nothing for the revoked partitions (it forgets their acknowledged
+offsets first): here the barrier and a commit run before that, and the writes of records still
+in flight then belong to input that will be processed again: they are dropped, and the new owner
+starts from the changelog.
 
 **Batched fetches.** Faust's consumer asks the broker to answer a fetch as soon as one byte is
 there. Under a steady, moderate load each answer then carries a record or two, and the worker
@@ -38,6 +51,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from app.settings import Settings
+from tables.table import Table, drop_pending, flush_tables
 
 
 def batch_fetches(consumer: aiokafka.AIOKafkaConsumer, settings: Settings) -> None:
@@ -93,6 +107,23 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _tables(self) -> list[Table]:
+        return [table for table in self.app.tables.values() if isinstance(table, Table)]
+
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        await self.app.outputs.drain()  # the agents' outputs first
+        await self.app.producer.flush()  # what went through Faust (dead letters)
+        await flush_tables(self._tables(), self.app.outputs.send_changelog)
+        return await super()._commit_offsets(offsets, start_new_transaction)
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        # Faust forgets the acknowledged offsets of revoked partitions before it commits, so
+        # without this a rebalance commits nothing and the next owner redoes every record since
+        # the last commit, side effects (emails) included.
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
+        drop_pending(self._tables())
 
 
 class Transport(faust_aiokafka.Transport):

@@ -36,8 +36,8 @@ async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> 
     idle.stop()
 
     big = recovery.BenchApp(bootstrap, root)
-    print(f"writing {keys:,} keys to the latest_orders changelog ...", flush=True)
-    figures["fill_s"] = await recovery.fill_changelog(big, "latest_orders", range(keys))
+    print(f"writing {keys:,} keys to the order_states changelog ...", flush=True)
+    figures["fill_s"] = await recovery.fill_changelog(big, "order_states", range(keys))
     worker = big.worker("restored", free_port())
     print("cold restore ...", flush=True)
     figures["cold_ready_s"] = recovery.timed_start(worker)
@@ -46,7 +46,7 @@ async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> 
     figures["restored_rss_mb"] = recovery.rss_mb(worker)
     worker.stop()
     print(f"warm restart after {tail:,} more keys ...", flush=True)
-    await recovery.fill_changelog(big, "latest_orders", range(keys, keys + tail))
+    await recovery.fill_changelog(big, "order_states", range(keys, keys + tail))
     log_length = len(worker.log_file.read_text())
     figures["warm_ready_s"] = recovery.timed_start(worker)
     figures["warm_restore_s"] = recovery.restore_seconds(worker.log_file.read_text()[log_length:])
@@ -70,7 +70,7 @@ def recovery_report(figures: dict, command: str) -> str:
     cold, warm = figures["cold_restore_s"], figures["warm_restore_s"]
     grown = figures["restored_rss_mb"] - figures["idle_rss_mb"]
     rows = [
-        (f"cold restore of {keys:,} keys (`latest_orders`, empty DATA_DIR)",
+        (f"cold restore of {keys:,} keys (`order_states`, empty DATA_DIR)",
          f"{figures['cold_ready_s']:.1f} s to ready; restore {cold:.1f} s = "
          f"{keys / cold:,.0f} records/s" if cold else f"{figures['cold_ready_s']:.1f} s to ready"),
         (f"warm restart (same DATA_DIR; {figures['tail']:,} keys written while it was down)",

@@ -1,8 +1,8 @@
 """Recovery and scale-out figures: what a user pays to restart or add a worker.
 
 - Cold restore: a worker with an empty DATA_DIR rebuilds a table of N keys from its changelog.
-  The changelog of `latest_orders` is filled straight on the broker first (N orders, as the
-  Orders service would write them), so only the restore is timed.
+  The changelog of `order_states` is filled straight on the broker first (N decided orders, as
+  the order-keyed services would leave them), so only the restore is timed.
 - Warm restart: the same worker stopped cleanly, more keys written to the changelog meanwhile
   (a tail, as other workers would write while it is down), and started on its own DATA_DIR:
   it reads the tail only.
@@ -28,6 +28,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.partitioning import partition_of
+from models.records import Order, OrderState
+from models.state import OrderRecord
 from app.processes import WorkerProcess
 from bench import load, watch
 
@@ -102,8 +104,17 @@ def order_json(order_id: str, customer: int, state: str = "VALIDATED") -> dict:
     }
 
 
+def order_record(order_id: str, customer: int) -> bytes:
+    """A decided order's record in `order_states`."""
+    created = Order.model_validate(order_json(order_id, customer, "CREATED"))
+    validated = created.model_copy(update={"state": OrderState.VALIDATED})
+    return OrderRecord(placed_by="bench", order=created, latest=validated, outcome=validated,
+                       confirmed=True).to_bytes()
+
+
 async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
-    """Write orders `keys` to `table`'s changelog as its agent would; returns seconds taken."""
+    """Write decided orders `keys` to `table`'s changelog (`order_states`) as its agents would;
+    returns seconds taken."""
     changelog = f"{app.app_id}-{table}-changelog"
     admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
     await admin.start()
@@ -122,7 +133,7 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
             order_id = f"order-{n:08d}"
             await producer.send(
                 changelog, key=order_id.encode(), partition=partition_of(order_id, PARTITIONS),
-                value=json.dumps(order_json(order_id, n % 1000 + 1)).encode(),
+                value=order_record(order_id, n % 1000 + 1),
             )
         await producer.flush()
     finally:

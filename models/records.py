@@ -135,6 +135,15 @@ class PaidOrder(Record):
     payment: Payment
 
 
+class OrderEvent(Record):
+    """An `orders` event forwarded to the customer- and product-keyed services, with where it
+    was read (`orders` partition and offset): their records skip what they applied already."""
+
+    partition: int
+    offset: int
+    order: Order
+
+
 class Email(Record):
     """What the email service sent for an order, when, and to whom."""
 
@@ -147,6 +156,11 @@ class Email(Record):
     #: "smtp": an SMTP server took it; "refused": the server refused it for good (a bad address);
     #: "none": no SMTP_HOST is set, so it is only recorded.
     delivered_by: str
+
+
+def encode_batch(items: list[bytes]) -> bytes:
+    """Many items (JSON records) as one record of an internal topic: a JSON array."""
+    return b"[" + b",".join(items) + b"]"
 
 
 def utc_now() -> datetime:

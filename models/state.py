@@ -1,4 +1,9 @@
-"""Records the services keep in their tables (JSON, like the records on the wire)."""
+"""Records the services keep in their tables (JSON, like the records on the wire).
+
+Each decision is one write of one record: an order's record holds everything the order-keyed
+services know of it, a customer's fraud session what it counted, a product's reservations what
+they hold. A redelivered input finds its effect in the same record it would change.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +12,8 @@ from models.records import (
 )
 
 
-class FraudSession(Record):
-    """One customer's current session: orders no more than the gap apart in event time."""
-
-    total_cents: int = 0
-    last_event_ms: int = 0
-
-
-class InventoryCheck(Record):
-    """The inventory check's answer for one order, and what it holds in reserve."""
-
-    product: str
-    result: ValidationResult
-    reserved: int = 0
-    #: The order FAILED: its reservation (if any) went back to the stock.
-    released: bool = False
-
-
-class ValidationProgress(Record):
-    """What the aggregator knows of one order."""
-
-    order: Order | None = None
-    #: The first result of each check; later ones (duplicates) change nothing.
-    results: dict[CheckType, ValidationResult] = {}
-    #: The terminal event, once decided; it is published until seen back on `orders`.
-    outcome: Order | None = None
-    confirmed: bool = False
-
-    @property
-    def decided(self) -> OrderState | None:
-        return self.outcome.state if self.outcome else None
-
-
 class EmailJoin(Record):
-    """The email join's entry for one order: whichever of order and payment came first waits."""
+    """The email join of one order: whichever of order and payment came first waits."""
 
     order: Order | None = None
     #: Payments that came before their order, by arrival.
@@ -48,9 +21,60 @@ class EmailJoin(Record):
     #: Set once the order met a payment inside the window.
     match: PaidOrder | None = None
 
+
+class OrderRecord(Record):
+    """Everything the order-keyed services know of one order id (table `order_states`)."""
+
+    #: The request that placed the order (the first PlaceOrder for the id wins it).
+    placed_by: str | None = None
+    #: The order as created: what the validations judge.
+    order: Order | None = None
+    #: The latest event of the order on `orders`: what `GET /v1/orders/{id}` answers.
+    latest: Order | None = None
+    #: The first result of each check; later ones (duplicates) change nothing.
+    results: dict[CheckType, ValidationResult] = {}
+    #: The terminal event, once decided; it is published until seen back on `orders`.
+    outcome: Order | None = None
+    #: The outcome was read back from `orders` (or another terminal event was there first).
+    confirmed: bool = False
+    #: The email service's join of the VALIDATED order with its payment.
+    join: EmailJoin | None = None
+
     @property
-    def latest_event_ms(self) -> int:
-        """The latest event time among the entry's order and payments."""
-        records = [*self.payments, *([self.order] if self.order else [])]
-        records += [self.match.payment] if self.match else []
-        return max(record.event_time_ms for record in records)
+    def decided(self) -> OrderState | None:
+        return self.outcome.state if self.outcome else None
+
+
+class Watermarks(Record):
+    """The highest `orders` offset, per partition, whose event a record has applied.
+
+    Events of one `orders` partition reach a customer's or product's record in offset order
+    (one agent forwards them, in order, to one partition). So an event at or below its
+    partition's mark was applied already: a redelivery, after a crash of the forwarding worker
+    or of this one, skipped without a trace in the state.
+    """
+
+    applied_up_to: dict[int, int] = {}
+
+    def applied(self, partition: int, offset: int) -> bool:
+        return offset <= self.applied_up_to.get(partition, -1)
+
+    def marks_after(self, partition: int, offset: int) -> dict[int, int]:
+        return {**self.applied_up_to, partition: offset}
+
+
+class FraudSession(Watermarks):
+    """One customer's current session: orders no more than the gap apart in event time."""
+
+    total_cents: int = 0
+    last_event_ms: int = 0
+
+
+class StockReservations(Watermarks):
+    """What one product's stock holds for orders (table `stock_reservations`)."""
+
+    #: Units held for orders that passed the inventory check and did not fail.
+    reserved: int = 0
+    #: Orders that passed and are not decided yet -> units: released if the order FAILS, kept
+    #: (and forgotten here) once it is VALIDATED.
+    held: dict[str, int] = {}

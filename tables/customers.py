@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from models.records import Customer
 from tables.store import table
 
-#: The latest Customer (JSON, as on `customers`) per customer id.
-customer_records = table("customer_records", value_type=bytes)
+#: The latest Customer per customer id.
+customer_records = table("customer_records", model=Customer)

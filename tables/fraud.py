@@ -1,12 +1,9 @@
-"""Tables of the fraud check, keyed by customer id (co-partitioned with `orders-by-customer`),
-except `fraud_checks` (by order id, but written from the customer-keyed stream, so an order's
-entry sits with its customer)."""
+"""Tables of the fraud check, keyed by customer id (co-partitioned with `orders-by-customer`)."""
 
 from __future__ import annotations
 
+from models.state import FraudSession
 from tables.store import table
 
-#: The current FraudSession (JSON) of each customer.
-fraud_sessions = table("fraud_sessions", value_type=bytes)
-#: The result (PASS or FAIL) given to each order, so a redelivered order is not counted again.
-fraud_checks = table("fraud_checks", value_type=str)
+#: The current FraudSession of each customer, with the `orders` offsets it has counted.
+fraud_sessions = table("fraud_sessions", model=FraudSession)

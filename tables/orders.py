@@ -1,11 +1,11 @@
-"""Tables of the Orders service, keyed by order id (co-partitioned with `orders`)."""
+"""Tables of the order-keyed services (orders, validations aggregator, email join), keyed by order
+id (co-partitioned with `orders`)."""
 
 from __future__ import annotations
 
+from models.state import OrderRecord
 from tables.store import table
 
-#: The query side: the latest Order (JSON bytes, as on `orders`) per order id.
-latest_orders = table("latest_orders", value_type=bytes)
-
-#: Which request placed each order id: the first `PlaceOrder` for an id wins it.
-order_placements = table("order_placements", value_type=str)
+#: Everything the order-keyed services know of each order: who placed it, its latest event (the
+#: query side), its validation results and outcome, its email join.
+order_states = table("order_states", model=OrderRecord)

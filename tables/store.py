@@ -20,6 +20,7 @@ from faust.stores.rocksdb import RocksDBOptions, Store
 from faust.types import TableT
 
 from app.main import app, settings
+from models.records import Record
 
 MIB = 1024 * 1024
 #: The memory a memtable reserves at a time.
@@ -74,9 +75,12 @@ class BudgetedStore(Store):
 STORES.aliases["budgeted-rocksdb"] = f"{__name__}:BudgetedStore"
 
 
-def table(name: str, *, value_type: type) -> TableT:
-    """A table keyed by order id, product or customer id, as the topic that feeds it."""
-    return app.Table(name, key_type=str, value_type=value_type, options=store_options())
+def table(name: str, *, value_type: type | None = None, model: type[Record] | None = None,
+          write_through: bool = False) -> TableT:
+    """A table keyed by order id, product or customer id, as the topic that feeds it; its values
+    are `value_type` (str, bytes, int) or records of `model` (tables/table.py)."""
+    return app.Table(name, key_type=str, value_type=value_type, model=model,
+                     write_through=write_through, options=store_options())
 
 
 def store_options() -> dict:

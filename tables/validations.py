@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from tables.store import table
 
-#: The ValidationProgress (JSON) of each order: results so far and the outcome, kept so that
-#: duplicates of anything change nothing.
-validation_progress = table("validation_progress", value_type=bytes)
-#: Orders whose outcome has not been seen on `orders` yet -> their deadline (epoch ms).
+#: Orders whose outcome has not been seen on `orders` yet -> their deadline (epoch ms). Most
+#: orders are decided within one commit, and an entry set and deleted between two commits never
+#: reaches the changelog.
 open_orders = table("open_orders", value_type=int)

@@ -42,7 +42,7 @@ class CustomerView(web.View):
             return error.response(self)
 
     async def _customer(self, customer_id: str) -> web.Response:
-        stored = customer_records.get(customer_id)
-        if stored is None:
+        customer = customer_records.get(customer_id)
+        if customer is None:
             raise HttpError(404, f"customer {customer_id} not found")
-        return self.bytes(stored, content_type="application/json")
+        return self.bytes(customer.to_bytes(), content_type="application/json")

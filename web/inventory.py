@@ -7,7 +7,7 @@ from faust import web
 from app import topics
 from app.main import app
 from models.requests import Sku, StockLevel
-from tables.inventory import reserved_stock, stock_levels
+from tables.inventory import stock_levels, stock_reservations
 from web.http import HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds
 from web.routing import serve_by_owner
 
@@ -40,7 +40,8 @@ class InventoryView(web.View):
             return error.response(self)
 
     async def _levels(self, product: str) -> web.Response:
-        stock, reserved = stock_levels.get(product, 0), reserved_stock.get(product, 0)
+        reservations = stock_reservations.get(product)
+        stock, reserved = stock_levels.get(product, 0), reservations.reserved if reservations else 0
         return self.json(
             {"product": product, "stock": stock, "reserved": reserved, "available": stock - reserved}
         )

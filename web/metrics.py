@@ -7,6 +7,7 @@ from faust import web
 from app import metrics, topics
 from app.main import app
 from tables.store import shared_memory
+from tables.table import Table
 
 INPUT_TOPICS = frozenset(topic.get_topic_name() for topic in topics.INPUTS)
 
@@ -20,6 +21,8 @@ class MetricsView(web.View):
         memory = shared_memory()
         table_bytes = {"block_cache": memory.block_cache.get_usage(),
                        "memtables": memory.write_buffers.get_usage()}
+        pending = sum(table.pending_writes() for table in self.app.tables.values()
+                      if isinstance(table, Table))
         return self.bytes(
-            metrics.render(lag, table_bytes), content_type="text/plain; version=0.0.4"
+            metrics.render(lag, table_bytes, pending), content_type="text/plain; version=0.0.4"
         )

@@ -17,7 +17,8 @@ from app import topics
 from app.main import app
 from models.records import Order, OrderState, PlaceOrder
 from models.requests import NewOrder, OrderId
-from tables.orders import latest_orders, order_placements
+from models.state import OrderRecord
+from tables.orders import order_states
 from web.http import (
     HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds,
 )
@@ -34,14 +35,14 @@ class OrdersView(web.View):
             order = parse_body(NewOrder, body).to_order()
             timeout = timeout_seconds(request)
             return await serve_by_owner(
-                self, request, order_placements, order.id,
+                self, request, order_states, order.id,
                 lambda: self._place(order, timeout), body=body, timeout=timeout,
             )
         except HttpError as error:
             return error.response(self)
 
     async def _place(self, order: Order, timeout: float) -> web.Response:
-        if order_placements.get(order.id) is not None:
+        if _placed_by(order_states.get(order.id)) is not None:
             raise HttpError(409, f"order {order.id} already exists")
         request_id = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
@@ -49,15 +50,15 @@ class OrdersView(web.View):
         command = PlaceOrder(request_id=request_id, order=order)
         await publish(topics.order_requests, order.id, command.to_bytes(), timeout, order.timestamp)
         try:
-            placed_by = await order_placements.wait_for(
-                order.id, lambda value: value is not None, deadline - loop.time()
+            record = await order_states.wait_for(
+                order.id, lambda record: _placed_by(record) is not None, deadline - loop.time()
             )
         except TimeoutError:
             raise HttpError(
                 504, f"order {order.id} was not confirmed within {timeout * 1000:.0f} ms",
                 {"hint": f"GET /v1/orders/{order.id} tells whether it was placed"},
             ) from None
-        if placed_by != request_id:
+        if record.placed_by != request_id:
             raise HttpError(409, f"order {order.id} already exists")
         return self.json(
             order.to_json(), status=201, headers={"Location": f"/v1/orders/{order.id}"}
@@ -80,6 +81,10 @@ class ValidatedOrderView(web.View):
         return await _wait_for_order(self, request, order_id, is_decided, "validated or failed")
 
 
+def _placed_by(record: OrderRecord | None) -> str | None:
+    return record.placed_by if record is not None else None
+
+
 def is_decided(order: Order) -> bool:
     """VALIDATED or FAILED (or any later state)."""
     return order.state != OrderState.CREATED
@@ -89,24 +94,26 @@ async def _wait_for_order(
     view: web.View, request: web.Request, order_id: str, ready: Callable[[Order], bool],
     awaited: str,
 ) -> web.Response:
-    """Long-poll `latest_orders` on the owner of `order_id` until `ready(order)`."""
+    """Long-poll the query side (`latest` of `order_states`) on the owner of `order_id` until
+    `ready(order)`."""
+
+    def answer(record: OrderRecord | None) -> bool:
+        return record is not None and record.latest is not None and ready(record.latest)
 
     async def serve() -> web.Response:
         try:
-            order = await latest_orders.wait_for(
-                order_id, lambda raw: raw is not None and ready(Order.from_bytes(raw)), timeout
-            )
+            record = await order_states.wait_for(order_id, answer, timeout)
         except TimeoutError:
             raise HttpError(
                 504, f"order {order_id} not {awaited} within {timeout * 1000:.0f} ms"
             ) from None
-        return view.bytes(order, content_type="application/json")
+        return view.bytes(record.latest.to_bytes(), content_type="application/json")
 
     try:
         ORDER_ID.check(order_id)
         timeout = timeout_seconds(request)
         return await serve_by_owner(
-            view, request, latest_orders, order_id, serve, timeout=timeout
+            view, request, order_states, order_id, serve, timeout=timeout
         )
     except HttpError as error:
         return error.response(view)

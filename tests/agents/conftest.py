@@ -1,11 +1,14 @@
 """Agents under `agent.test_context()`: memory tables, every outbound send recorded."""
 
+import json
+from collections import defaultdict
 from unittest.mock import AsyncMock
 
 import pytest
 
 from app import topics
 from app.main import app
+from models.records import encode_batch
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -16,11 +19,46 @@ def test_app():
     return app
 
 
+class Sent(dict):
+    """What the agents sent. `sent[name]` is the AsyncMock of a topic's Faust `send` (dead letters,
+    deadlines); `records(name)` the records published one per event (app.outputs.publish), as
+    (key, JSON); `items(name)` the items added to an internal topic's batches, as (partition, JSON).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: defaultdict[str, list[tuple[str, dict, int | None]]] = defaultdict(list)
+        self.added: defaultdict[str, list[tuple[int, dict]]] = defaultdict(list)
+
+    def records(self, name: str) -> list[tuple[str, dict]]:
+        return [(key, value) for key, value, _ in self.published[name]]
+
+    def values(self, name: str) -> list[dict]:
+        return [value for _, value in self.records(name)]
+
+    def items(self, name: str) -> list[dict]:
+        return [item for _, item in self.added[name]]
+
+
 @pytest.fixture()
-def sent(monkeypatch):
-    """Replace every registry topic's `send`; returns {topic name: AsyncMock}."""
-    mocks = {}
+def sent(monkeypatch) -> Sent:
+    recorded = Sent()
     for topic in topics.ALL:
-        mocks[topic.get_topic_name()] = mock = AsyncMock()
+        recorded[topic.get_topic_name()] = mock = AsyncMock()
         monkeypatch.setattr(topic, "send", mock)
-    return mocks
+
+    async def publish(topic, key, value, *, partition=None, timestamp=None):
+        recorded.published[topic.get_topic_name()].append((key, json.loads(value), partition))
+
+    def add(topic, partition, item):
+        recorded.added[topic.get_topic_name()].append((partition, json.loads(item)))
+
+    monkeypatch.setattr(app.outputs, "publish", publish)
+    monkeypatch.setattr(app.outputs, "add", add)
+    monkeypatch.setattr(app.outputs, "write_through", lambda table: None)  # no broker here
+    return recorded
+
+
+def batch(*records) -> bytes:
+    """Records as one record of an internal topic."""
+    return encode_batch([record.to_bytes() for record in records])

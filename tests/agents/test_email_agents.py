@@ -5,12 +5,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from agents.customers import record_customers
-from agents.emails import expire_joins, join_payments, send_emails
+from agents.emails import join_payments, join_validated_orders, send_emails
 from agents.routing import route_by_level
 from app import metrics
-from models.records import Customer, Order, OrderState, PaidOrder, Payment
+from models.records import Customer, Order, OrderEvent, OrderState, PaidOrder, Payment
 from tables.customers import customer_records
-from tables.emails import email_joins, open_joins
+from tables.orders import order_states
+from tests.agents.conftest import batch
 
 T0 = datetime.now(timezone.utc)
 
@@ -46,14 +47,13 @@ async def test_a_customer_keyed_by_another_id_is_a_dead_letter(sent):
 
 async def test_a_match_is_emailed_once_and_an_unknown_customer_not_at_all(sent):
     await store_customers(customer(51))
-    known = PaidOrder(order=order("e1", 51), payment=payment("e1")).to_bytes()
-    unknown = PaidOrder(order=order("e2", 52), payment=payment("e2")).to_bytes()
+    known = PaidOrder(order=order("e1", 51), payment=payment("e1"))
+    unknown = PaidOrder(order=order("e2", 52), payment=payment("e2"))
     dropped = metrics.sample("emails_total", outcome="no_customer")
     async with send_emails.test_context() as agent:
-        await agent.put(key=b"51", value=known)
-        await agent.put(key=b"51", value=known)
-        await agent.put(key=b"52", value=unknown)
-    [email] = [json.loads(call.kwargs["value"]) for call in sent["emails"].await_args_list]
+        await agent.put(key=None, value=batch(known, known))
+        await agent.put(key=None, value=batch(known, unknown))
+    [email] = sent.values("emails")
     assert (email["orderId"], email["to"], email["deliveredBy"]) == ("e1", "c51@x.org", "none")
     assert metrics.sample("emails_total", outcome="no_customer") == dropped + 1
 
@@ -61,25 +61,30 @@ async def test_a_match_is_emailed_once_and_an_unknown_customer_not_at_all(sent):
 async def test_orders_are_routed_by_level_and_unknown_levels_counted(sent):
     await store_customers(customer(61, "gold"), customer(62, "diamond"))
     diamonds = metrics.sample("orders_unrouted_total", level="diamond")
+    events = [OrderEvent(partition=3, offset=n, order=order(f"r{n}", 60 + n)) for n in (1, 2, 3)]
     async with route_by_level.test_context() as agent:
-        await agent.put(key=b"61", value=order("r1", 61).to_bytes())
-        await agent.put(key=b"62", value=order("r2", 62).to_bytes())
-        await agent.put(key=b"63", value=order("r3", 63).to_bytes())  # no such customer
-    [routed] = sent["gold"].await_args_list
-    assert json.loads(routed.kwargs["value"]) == {"id": "r1", "customerId": 61, "customerLevel": "gold"}
+        await agent.put(key=None, value=batch(*events))  # customer 63 is not known
+    assert sent.published["gold"] == [
+        ("r1", {"id": "r1", "customerId": 61, "customerLevel": "gold"}, 3)]
     assert metrics.sample("orders_unrouted_total", level="diamond") == diamonds + 1
-    assert all(not sent[level].await_args_list for level in ("platinum", "silver", "bronze"))
+    assert all(not sent.published[level] for level in ("platinum", "silver", "bronze"))
 
 
-async def test_a_waiting_payment_expires_once_event_time_passes_window_and_grace(sent):
+async def test_a_payment_waits_in_its_order_record_and_the_match_goes_out_once(sent):
     async with join_payments.test_context() as agent:
-        await agent.put(key=b"x1", value=payment("x1").to_bytes(), partition=0)
-    assert "x1" in email_joins and "x1" in open_joins
-    async with expire_joins.test_context() as agent:
-        await agent.put(key=b"x1", value=b"", partition=0)  # the clock has not passed it
-        assert "x1" in email_joins
-    async with join_payments.test_context() as agent:  # later traffic moves the clock on
-        await agent.put(key=b"x2", value=payment("x2", seconds=121).to_bytes(), partition=0)
-    async with expire_joins.test_context() as agent:
-        await agent.put(key=b"x1", value=b"", partition=0)
-    assert "x1" not in email_joins and "x1" not in open_joins and "x2" in email_joins
+        await agent.put(key=None, value=batch(payment("j1", seconds=-30), payment("j1", seconds=90)))
+    assert len(order_states["j1"].join.payments) == 2
+    async with join_validated_orders.test_context() as agent:
+        await agent.put(key=b"j1", value=order("j1", 71).to_bytes())
+        await agent.put(key=b"j1", value=order("j1", 71).to_bytes())  # redelivered
+    [(partition, match)] = sent.added["paid-orders-by-customer"]
+    assert (match["order"]["id"], match["payment"]["orderId"]) == ("j1", "j1")
+    assert order_states["j1"].join.match is not None
+
+
+async def test_a_payment_outside_the_window_never_matches(sent):
+    async with join_validated_orders.test_context() as agent:
+        await agent.put(key=b"j2", value=order("j2", 72).to_bytes())
+    async with join_payments.test_context() as agent:
+        await agent.put(key=None, value=batch(payment("j2", seconds=61)))
+    assert sent.added["paid-orders-by-customer"] == []

@@ -1,11 +1,10 @@
 import asyncio
-import json
 
 import pytest
 
-from agents.orders import place_orders, update_latest_orders
+from agents.orders import place_orders, record_order_events
 from models.records import Order, OrderState, PlaceOrder
-from tables.orders import latest_orders, order_placements
+from tables.orders import order_states
 
 
 def order(order_id: str, state: OrderState = OrderState.CREATED, product: str = "JUMPERS") -> Order:
@@ -16,26 +15,21 @@ def place(order_id: str, request_id: str, product: str = "JUMPERS") -> bytes:
     return PlaceOrder(request_id=request_id, order=order(order_id, product=product)).to_bytes()
 
 
-def published(mock) -> list[tuple[bytes, dict]]:
-    return [(call.kwargs["key"], json.loads(call.kwargs["value"])) for call in mock.await_args_list]
-
-
 async def test_the_first_request_for_an_id_is_published_once(sent):
     async with place_orders.test_context() as agent:
-        await agent.put(key=b"p1", value=place("p1", "request-a"))
-        await agent.put(key=b"p1", value=place("p1", "request-b", product="SOCKS"))
-    assert [(key, body["product"]) for key, body in published(sent["orders"])] == [
-        (b"p1", "JUMPERS")
-    ]
-    assert order_placements["p1"] == "request-a"
+        await agent.put(key=b"p1", value=place("p1", "request-a"), partition=2)
+        await agent.put(key=b"p1", value=place("p1", "request-b", product="SOCKS"), partition=2)
+    assert [(key, body["product"]) for key, body in sent.records("orders")] == [("p1", "JUMPERS")]
+    assert sent.published["orders"][0][2] == 2  # co-partitioned: the request's partition
+    assert order_states["p1"].placed_by == "request-a"
 
 
 async def test_the_winning_request_redelivered_is_published_again(sent):
     async with place_orders.test_context() as agent:
         await agent.put(key=b"p2", value=place("p2", "request-a"))
         await agent.put(key=b"p2", value=place("p2", "request-a"))
-    assert len(sent["orders"].await_args_list) == 2
-    assert order_placements["p2"] == "request-a"
+    assert len(sent.records("orders")) == 2
+    assert order_states["p2"].placed_by == "request-a"
 
 
 async def test_an_undecodable_request_goes_to_dead_letters_and_the_agent_goes_on(sent):
@@ -46,34 +40,50 @@ async def test_an_undecodable_request_goes_to_dead_letters_and_the_agent_goes_on
     assert dead.kwargs["key"] == b"p3"
     assert dead.kwargs["value"] == b'{"requestId": "r", "order": {"id": "p3"}}'
     assert b"order.customerId: Field required" in dead.kwargs["headers"]["error"]
-    assert [key for key, _ in published(sent["orders"])] == [b"p4"]
+    assert [key for key, _ in sent.records("orders")] == ["p4"]
 
 
 async def test_the_query_side_keeps_the_latest_state(sent):
-    async with update_latest_orders.test_context() as agent:
+    async with record_order_events.test_context() as agent:
         await agent.put(key=b"v1", value=order("v1").to_bytes())
-        assert Order.from_bytes(latest_orders["v1"]).state == OrderState.CREATED
+        assert order_states["v1"].latest.state == OrderState.CREATED
         await agent.put(key=b"v1", value=order("v1", OrderState.VALIDATED).to_bytes())
         await agent.put(key=b"v1", value=order("v1").to_bytes())  # redelivered CREATED
-    assert Order.from_bytes(latest_orders["v1"]).state == OrderState.VALIDATED
+    assert order_states["v1"].latest.state == OrderState.VALIDATED
+
+
+async def test_only_news_is_forwarded_by_customer_and_product_stamped_with_its_offset(sent):
+    async with record_order_events.test_context() as agent:
+        created = await agent.put(key=b"n1", value=order("n1").to_bytes(), partition=3)
+        await agent.put(key=b"n1", value=order("n1").to_bytes(), partition=3)  # a repeat
+        validated = await agent.put(
+            key=b"n1", value=order("n1", OrderState.VALIDATED).to_bytes(), partition=3)
+        await agent.put(key=b"n1", value=order("n1", OrderState.FAILED).to_bytes(), partition=3)
+    expected = [(3, created.message.offset, "CREATED"), (3, validated.message.offset, "VALIDATED")]
+    for topic in ("orders-by-customer", "orders-by-product"):
+        forwarded = [(item["partition"], item["offset"], item["order"]["state"])
+                     for item in sent.items(topic)]
+        assert forwarded == expected
 
 
 @pytest.mark.parametrize("waiters", [1, 25])
 async def test_every_waiter_on_an_order_wakes_when_it_lands(sent, waiters):
-    async with update_latest_orders.test_context() as agent:
+    order_id = f"w{waiters}"
+    async with record_order_events.test_context() as agent:
         waiting = [
-            asyncio.ensure_future(latest_orders.wait_for(f"w{waiters}", bool, timeout=5))
+            asyncio.ensure_future(order_states.wait_for(
+                order_id, lambda record: record is not None and record.latest, timeout=5))
             for _ in range(waiters)
         ]
         await asyncio.sleep(0)
-        assert latest_orders.waiting(f"w{waiters}") == waiters
-        await agent.put(key=b"w", value=order(f"w{waiters}").to_bytes())
+        assert order_states.waiting(order_id) == waiters
+        await agent.put(key=order_id.encode(), value=order(order_id).to_bytes())
         answers = await asyncio.gather(*waiting)
-    assert {Order.from_bytes(answer).id for answer in answers} == {f"w{waiters}"}
-    assert latest_orders.waiting(f"w{waiters}") == 0
+    assert {answer.latest.id for answer in answers} == {order_id}
+    assert order_states.waiting(order_id) == 0
 
 
 async def test_a_waiter_times_out_and_leaves_no_trace(sent):
     with pytest.raises(TimeoutError):
-        await latest_orders.wait_for("never", bool, timeout=0.05)
-    assert latest_orders.waiting("never") == 0
+        await order_states.wait_for("never", bool, timeout=0.05)
+    assert order_states.waiting("never") == 0

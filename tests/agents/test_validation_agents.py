@@ -1,21 +1,22 @@
 import asyncio
 import inspect
-import json
 import uuid
 
 from faust.types import TP
 
+from agents import validations
 from agents.fraud import check_fraud
 from agents.inventory import record_stock_levels, reserve_stock
-from agents import validations
-from agents.validations import (
-    aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders,
-)
+from agents.validations import aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders
 from app.main import app, settings
-from models.records import CheckType, Order, OrderState, OrderValidation, ValidationResult
+from models.records import (
+    CheckType, Order, OrderEvent, OrderState, OrderValidation, ValidationResult,
+)
 from tables.fraud import fraud_sessions
-from tables.inventory import reserved_stock
+from tables.inventory import stock_reservations
+from tables.table import drop_pending, flush_tables
 from tables.validations import open_orders
+from tests.agents.conftest import batch
 
 
 def order(order_id: str, state=OrderState.CREATED, product="SOCKS", quantity=2, price=3.0,
@@ -24,48 +25,74 @@ def order(order_id: str, state=OrderState.CREATED, product="SOCKS", quantity=2, 
                  quantity=quantity, price=price)
 
 
-def sent_values(mock) -> list[dict]:
-    return [json.loads(call.kwargs["value"]) for call in mock.await_args_list]
-
-
 def unique_product() -> str:
     return f"P-{uuid.uuid4().hex[:8]}"
 
 
-async def test_a_redelivered_order_reserves_once_and_gets_the_same_answer(sent):
-    product = unique_product()
+def answers(sent, check: CheckType) -> list[tuple[str, str]]:
+    return [(v["orderId"], v["validationResult"]) for v in sent.items("order-validations")
+            if v["checkType"] == check.value]
+
+
+async def crash_before_the_flush(*tables) -> None:
+    """What a crash leaves of writes not flushed yet: nothing (the store has the last flush)."""
+    drop_pending(list(tables))
+
+
+async def crash_after_the_flush(*tables) -> None:
+    """What a crash leaves of writes flushed before it: all of them."""
+    async def send(topic, *, key, value, partition):
+        acked = asyncio.get_running_loop().create_future()
+        acked.set_result(type("Metadata", (), {"offset": 0})())
+        return acked
+
+    await flush_tables(list(tables), send)
+
+
+async def stock(product: str, units: int) -> None:
     async with record_stock_levels.test_context() as levels:
-        await levels.put(key=product.encode(), value=b"5")
+        await levels.put(key=product.encode(), value=str(units).encode())
+
+
+async def test_a_redelivered_order_reserves_once_whenever_the_crash_came(sent):
+    product = unique_product()
+    await stock(product, 5)
+    created = OrderEvent(partition=1, offset=10, order=order("r1", product=product))
     async with reserve_stock.test_context() as agent:
-        created = order("r1", product=product).to_bytes()
-        await agent.put(key=product.encode(), value=created)
-        await agent.put(key=product.encode(), value=created)
-    assert reserved_stock[product] == 2
-    answers = [v["validationResult"] for v in sent_values(sent["order-validations"])]
-    assert answers == ["PASS", "PASS"]
+        await agent.put(key=None, value=batch(created))
+        await crash_before_the_flush(stock_reservations)
+        await agent.put(key=None, value=batch(created))  # decided again, as the first time
+        await crash_after_the_flush(stock_reservations)
+        await agent.put(key=None, value=batch(created))  # found applied: skipped
+    assert stock_reservations[product].reserved == 2
+    assert answers(sent, CheckType.INVENTORY_CHECK) == [("r1", "PASS"), ("r1", "PASS")]
+    assert sent.added["order-validations"][0][0] == 1  # in the order's partition
 
 
 async def test_a_redelivered_order_is_counted_once_in_its_fraud_session(sent):
+    first = OrderEvent(partition=0, offset=5, order=order("f1", quantity=1, price=1500.0, customer_id=77))
+    second = OrderEvent(partition=0, offset=6, order=order("f2", quantity=1, price=400.0, customer_id=77))
     async with check_fraud.test_context() as agent:
-        first = order("f1", quantity=1, price=1500.0, customer_id=77).to_bytes()
-        await agent.put(key=b"77", value=first)
-        await agent.put(key=b"77", value=first)
-        await agent.put(key=b"77", value=order("f2", quantity=1, price=400.0, customer_id=77).to_bytes())
-    answers = [(v["orderId"], v["validationResult"]) for v in sent_values(sent["order-validations"])]
-    assert answers == [("f1", "PASS"), ("f1", "PASS"), ("f2", "PASS")]
-    assert json.loads(fraud_sessions["77"])["totalCents"] == 190000
+        await agent.put(key=None, value=batch(first))
+        await crash_before_the_flush(fraud_sessions)
+        await agent.put(key=None, value=batch(first))
+        await crash_after_the_flush(fraud_sessions)
+        await agent.put(key=None, value=batch(first, second))
+    assert answers(sent, CheckType.FRAUD_CHECK) == [("f1", "PASS"), ("f1", "PASS"), ("f2", "PASS")]
+    assert fraud_sessions["77"].total_cents == 190000
 
 
 async def test_a_failed_order_releases_its_reservation_once(sent):
     product = unique_product()
-    async with record_stock_levels.test_context() as levels:
-        await levels.put(key=product.encode(), value=b"5")
+    await stock(product, 5)
+    created = OrderEvent(partition=2, offset=1, order=order("r2", product=product))
+    failed = OrderEvent(partition=2, offset=2, order=order("r2", OrderState.FAILED, product=product))
     async with reserve_stock.test_context() as agent:
-        await agent.put(key=product.encode(), value=order("r2", product=product).to_bytes())
-        failed = order("r2", OrderState.FAILED, product=product).to_bytes()
-        await agent.put(key=product.encode(), value=failed)
-        await agent.put(key=product.encode(), value=failed)
-    assert reserved_stock[product] == 0
+        await agent.put(key=None, value=batch(created))
+        await agent.put(key=None, value=batch(failed))
+        await crash_after_the_flush(stock_reservations)
+        await agent.put(key=None, value=batch(created, failed))
+    assert (stock_reservations[product].reserved, stock_reservations[product].held) == (0, {})
 
 
 async def test_a_negative_stock_level_is_a_dead_letter(sent):
@@ -77,18 +104,18 @@ async def test_a_negative_stock_level_is_a_dead_letter(sent):
                       b"invalid literal for int() with base 10: b'lots'"]
 
 
-def validation(order_id: str, check: CheckType, result=ValidationResult.PASS) -> bytes:
-    return OrderValidation(order_id=order_id, check_type=check, validation_result=result).to_bytes()
+def validation(order_id: str, check: CheckType, result=ValidationResult.PASS) -> OrderValidation:
+    return OrderValidation(order_id=order_id, check_type=check, validation_result=result)
 
 
 async def test_an_order_is_decided_once_whatever_is_redelivered(sent):
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a1", value=order("a1").to_bytes())
     async with aggregate_validations.test_context() as agent:
-        for check in CheckType:
-            await agent.put(key=b"a1", value=validation("a1", check))
-        await agent.put(key=b"a1", value=validation("a1", CheckType.FRAUD_CHECK, ValidationResult.FAIL))
-    assert [v["state"] for v in sent_values(sent["orders"])] == ["VALIDATED"]
+        await agent.put(key=None, value=batch(*(validation("a1", check) for check in CheckType)))
+        await agent.put(key=None, value=batch(
+            validation("a1", CheckType.FRAUD_CHECK, ValidationResult.FAIL)))
+    assert [v["state"] for v in sent.values("orders")] == ["VALIDATED"]
 
 
 async def test_the_outcome_seen_on_orders_closes_the_order(sent):
@@ -96,10 +123,11 @@ async def test_the_outcome_seen_on_orders_closes_the_order(sent):
         await orders.put(key=b"a2", value=order("a2").to_bytes())
         assert "a2" in open_orders
     async with aggregate_validations.test_context() as agent:
-        await agent.put(key=b"a2", value=validation("a2", CheckType.INVENTORY_CHECK, ValidationResult.FAIL))
-    [outcome] = sent_values(sent["orders"])
+        await agent.put(key=None, value=batch(
+            validation("a2", CheckType.INVENTORY_CHECK, ValidationResult.FAIL)))
+    [outcome] = sent.values("orders")
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a2", value=json.dumps(outcome).encode())
+        await orders.put(key=b"a2", value=Order.model_validate(outcome).to_bytes())
     assert "a2" not in open_orders
 
 
@@ -107,14 +135,14 @@ async def test_a_deadline_fails_an_incomplete_order_with_timeout_once(sent, monk
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a3", value=order("a3").to_bytes())
     async with aggregate_validations.test_context() as agent:
-        await agent.put(key=b"a3", value=validation("a3", CheckType.ORDER_DETAILS_CHECK))
+        await agent.put(key=None, value=batch(validation("a3", CheckType.ORDER_DETAILS_CHECK)))
     async with expire_orders.test_context() as deadlines:
         await deadlines.put(key=b"a3", value=b"")  # not due yet: ignored
         later = now_ms() + settings.order_timeout_s * 1000
         monkeypatch.setattr(validations, "now_ms", lambda: later)
         await deadlines.put(key=b"a3", value=b"")
         await deadlines.put(key=b"a3", value=b"")  # a repeated notice: the deadline moved on
-    outcomes = sent_values(sent["orders"])
+    outcomes = sent.values("orders")
     assert [(o["state"], o["reason"], o["failedChecks"]) for o in outcomes] == [
         ("FAILED", "TIMEOUT", ["INVENTORY_CHECK", "FRAUD_CHECK"])
     ]
@@ -124,15 +152,15 @@ async def test_an_outcome_not_seen_on_orders_by_its_deadline_is_published_again(
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a4", value=order("a4").to_bytes())
     async with aggregate_validations.test_context() as agent:
-        await agent.put(key=b"a4", value=validation("a4", CheckType.FRAUD_CHECK, ValidationResult.FAIL))
+        await agent.put(key=None, value=batch(
+            validation("a4", CheckType.FRAUD_CHECK, ValidationResult.FAIL)))
     period = settings.order_timeout_s * 1000
     async with expire_orders.test_context() as deadlines:
         for periods in (1, 2):
             moment = now_ms() + periods * period + 1000
             monkeypatch.setattr(validations, "now_ms", lambda: moment)
             await deadlines.put(key=b"a4", value=b"")
-    outcomes = sent_values(sent["orders"])
-    assert [o["state"] for o in outcomes] == ["FAILED"] * 3
+    assert [o["state"] for o in sent.values("orders")] == ["FAILED"] * 3
 
 
 async def test_the_timer_announces_each_overdue_deadline_of_its_partitions_once(sent, monkeypatch):
@@ -153,14 +181,13 @@ async def test_an_outcome_on_orders_that_the_table_lost_is_not_published_again(s
         await orders.put(key=b"a5", value=order("a5").to_bytes())
     checks = list(CheckType)
     async with aggregate_validations.test_context() as agent:
-        for check in checks[:2]:
-            await agent.put(key=b"a5", value=validation("a5", check))
+        await agent.put(key=None, value=batch(*(validation("a5", check) for check in checks[:2])))
     published_before_the_crash = order("a5", state=OrderState.VALIDATED).to_bytes()
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a5", value=published_before_the_crash)
     async with aggregate_validations.test_context() as agent:
-        await agent.put(key=b"a5", value=validation("a5", checks[2]))  # redelivered
-    assert sent_values(sent["orders"]) == []
+        await agent.put(key=None, value=batch(validation("a5", checks[2])))  # redelivered
+    assert sent.values("orders") == []
     assert "a5" not in open_orders
 
 
@@ -172,9 +199,9 @@ async def test_outcomes_are_held_back_until_the_assigned_partition_has_caught_up
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a6", value=order("a6").to_bytes(), partition=partition)
     async with aggregate_validations.test_context() as agent:
-        await agent.put(key=b"a6", value=validation("a6", CheckType.FRAUD_CHECK, ValidationResult.FAIL),
-                        partition=partition)
-    assert sent_values(sent["orders"]) == []  # decided, but not published yet
+        await agent.put(key=None, value=batch(
+            validation("a6", CheckType.FRAUD_CHECK, ValidationResult.FAIL)), partition=partition)
+    assert sent.values("orders") == []  # decided, but not published yet
     assert open_orders["a6"] <= now_ms() + validations.HOLD_RETRY_MS  # the timer will try again
 
     committed[partition] = 10  # caught up
@@ -182,7 +209,7 @@ async def test_outcomes_are_held_back_until_the_assigned_partition_has_caught_up
         soon = now_ms() + validations.HOLD_RETRY_MS
         monkeypatch.setattr(validations, "now_ms", lambda: soon)
         await deadlines.put(key=b"a6", value=b"", partition=partition)
-    assert [o["state"] for o in sent_values(sent["orders"])] == ["FAILED"]
+    assert [o["state"] for o in sent.values("orders")] == ["FAILED"]
     assert partition not in validations.catching_up
 
 
@@ -210,3 +237,4 @@ async def test_an_assignment_holds_its_orders_partitions_until_their_ends_are_kn
     looked_up.set()
     await asyncio.gather(*validations._look_ups)
     assert validations.catching_up == {1: 7}
+

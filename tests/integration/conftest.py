@@ -7,6 +7,7 @@ With KAFKA_BOOTSTRAP set, the tests use that cluster and start no broker.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,14 @@ class OrdersApp:
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, value) on one of the app's topics, from the beginning to the end."""
         return [(record.key, record.value) for record in await self.read_records(name)]
+
+    async def read_items(self, name: str) -> list[tuple[bytes, bytes]]:
+        """Every item on one of the app's batched topics (a record is a JSON array of items),
+        as (the item's `orderId`, the item's JSON), in order."""
+        return [
+            (item["orderId"].encode(), json.dumps(item).encode())
+            for _, value in await self.read_topic(name) for item in json.loads(value)
+        ]
 
     async def partitions(self, name: str) -> list[TopicPartition]:
         topic = self.topic(name)

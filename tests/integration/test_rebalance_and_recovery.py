@@ -159,12 +159,12 @@ async def test_a_warm_restart_replays_only_the_changelog_tail(new_app, http, tmp
     app = new_app()
     worker = app.add_worker(data_dir=tmp_path / "warm")
     product, customer, orders = await validated_orders(http, worker.url, 8)
-    cold = recovery_start_offsets(worker.log_file.read_text(), "latest_orders")
+    cold = recovery_start_offsets(worker.log_file.read_text(), "order_states")
     assert cold and set(cold.values()) == {-1}  # a new worker reads every changelog from the start
 
     worker.stop()
     worker.start().wait_healthy()
-    warm = recovery_start_offsets(worker.log_file.read_text(), "latest_orders")
+    warm = recovery_start_offsets(worker.log_file.read_text(), "order_states")
     # Restarted on its own store: it reads on from where it stopped, not from the start.
     partitions_with_orders = {p for p, offset in warm.items() if offset >= 0}
     assert partitions_with_orders and len(partitions_with_orders) >= 2
@@ -211,7 +211,7 @@ async def test_a_cold_restart_rebuilds_orders_and_reservations_exactly(new_app, 
     worker = app.add_worker(data_dir)
 
     latest, reserved = expected_state(
-        await app.read_topic("orders"), await app.read_topic("order-validations")
+        await app.read_topic("orders"), await app.read_items("order-validations")
     )
     assert {order["state"] for order in latest.values()} == {"VALIDATED", "FAILED"}
     for order_id in ids:

@@ -58,14 +58,6 @@ def test_a_repeated_waiting_payment_is_kept_once():
     assert join_payment(entry, payment(), MINUTE_MS)[0].payments == [payment()]
 
 
-def test_an_entry_closes_after_its_latest_event():
-    entry, _ = join_payment(None, payment(-30), MINUTE_MS)
-    entry, _ = join_payment(entry, payment(20, "p2"), MINUTE_MS)
-    assert entry.latest_event_ms == payment(20).event_time_ms
-    matched, _ = join_order(entry, order(), MINUTE_MS)
-    assert matched.latest_event_ms == payment(-30).event_time_ms + 30_000  # the order, at 0
-
-
 def test_the_email_names_the_order_product_quantity_and_amount():
     customer = Customer(id=5, first_name="Barbara", last_name="Liskov", email="b@example.com",
                         address="5 Demo Street")

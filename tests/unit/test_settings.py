@@ -17,8 +17,9 @@ def test_defaults_describe_a_local_single_worker_setup():
 def test_environment_overrides_each_setting():
     settings = Settings.from_env(
         {"KAFKA_BOOTSTRAP": "kafka:9092", "WEB_PORT": "7000", "DATA_DIR": "/srv/w2",
-         "TOPIC_PARTITIONS": "8", "APP_ID": "shop"}
+         "TOPIC_PARTITIONS": "8", "APP_ID": "shop", "COMMIT_INTERVAL_S": "0.5"}
     )
+    assert settings.commit_interval_s == 0.5
     assert settings.bootstrap_servers == "kafka:9092"
     assert settings.web_port == 7000
     assert settings.worker_dir == Path("/srv/w2/worker")

@@ -1,6 +1,6 @@
 import json
 
-from app.trace import describe
+from app.trace import describe, order_entries
 
 
 def test_describe_tells_what_each_record_says():
@@ -19,3 +19,16 @@ def test_describe_tells_what_each_record_says():
     assert describe("payments-by-order", json.dumps(payment).encode()) == "payment p1: 25.0 EUR"
     email = {"orderId": "o1", "to": "a@b.org", "deliveredBy": "smtp"}
     assert describe("emails", json.dumps(email).encode()) == "email to a@b.org (delivered by smtp)"
+
+
+def test_an_order_trace_shows_its_own_items_of_a_batch_and_its_own_keyed_records():
+    batch = json.dumps([
+        {"orderId": "o1", "checkType": "FRAUD_CHECK", "validationResult": "PASS"},
+        {"orderId": "o2", "checkType": "FRAUD_CHECK", "validationResult": "FAIL"},
+        {"orderId": "o1", "checkType": "INVENTORY_CHECK", "validationResult": "PASS"},
+    ]).encode()
+    assert order_entries("order-validations", None, batch, "o1") == [
+        "FRAUD_CHECK PASS", "INVENTORY_CHECK PASS"]
+    created = json.dumps({"id": "o1", "state": "CREATED"}).encode()
+    assert order_entries("orders", b"o1", created, "o1") == ["CREATED"]
+    assert order_entries("orders", b"o2", created, "o1") == []

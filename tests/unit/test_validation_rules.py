@@ -2,16 +2,16 @@
 
 import pytest
 
-from agents.fraud import amount_cents, assess_fraud
-from agents.inventory import check_stock, release, reserve
+from agents.fraud import amount_cents, assess_fraud, count_order
+from agents.inventory import apply_order_event, check_stock
 from agents.order_details import check_order_details
 from agents.validations import conclude, with_result
 from app.deadlines import due_entries
 from app.partitioning import partition_of
 from models.records import (
-    TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult,
+    TIMEOUT, CheckType, Order, OrderEvent, OrderState, OrderValidation, ValidationResult,
 )
-from models.state import ValidationProgress
+from models.state import OrderRecord
 
 PASS, FAIL, ERROR = ValidationResult.PASS, ValidationResult.FAIL, ValidationResult.ERROR
 DETAILS, FRAUD, INVENTORY = (
@@ -20,9 +20,15 @@ DETAILS, FRAUD, INVENTORY = (
 HOUR_MS = 3600 * 1000
 
 
-def order(order_id="o1", customer_id=1, product="JUMPERS", quantity=1, price=10.0) -> Order:
-    return Order(id=order_id, customer_id=customer_id, state=OrderState.CREATED,
+def order(order_id="o1", customer_id=1, product="JUMPERS", quantity=1, price=10.0,
+          state=OrderState.CREATED) -> Order:
+    return Order(id=order_id, customer_id=customer_id, state=state,
                  product=product, quantity=quantity, price=price)
+
+
+def event(order: Order, offset: int, partition: int = 0) -> OrderEvent:
+    """`order` as read from `orders` at `partition`, `offset`."""
+    return OrderEvent(partition=partition, offset=offset, order=order)
 
 
 # Order details -------------------------------------------------------------------------------
@@ -85,18 +91,46 @@ def test_an_order_late_in_event_time_counts_in_the_current_session():
     assert (later.total_cents, later.last_event_ms, result) == (210000, 5 * HOUR_MS, FAIL)
 
 
+def test_a_redelivered_order_is_not_counted_again_in_its_session():
+    limits = {"limit_cents": 200000, "gap_ms": HOUR_MS}
+    session, result = count_order(None, event(order(price=1500.0), offset=7), **limits)
+    assert (session.total_cents, result) == (150000, PASS)
+    # The same `orders` event again, or an earlier one of its partition: counted already.
+    assert count_order(session, event(order(price=1500.0), offset=7), **limits) is None
+    assert count_order(session, event(order("o0", price=1.0), offset=3), **limits) is None
+    # Events of other partitions have marks of their own.
+    later, result = count_order(session, event(order("o2", price=600.0), 2, partition=1), **limits)
+    assert (later.total_cents, result, later.applied_up_to) == (210000, FAIL, {0: 7, 1: 2})
+
+
+def test_a_new_session_keeps_the_counted_offsets():
+    session, _ = count_order(None, event(order(price=1.0), offset=4),
+                             limit_cents=200000, gap_ms=HOUR_MS)
+    assert assess_fraud(session, 100, 2 * HOUR_MS, limit_cents=200000,
+                        gap_ms=HOUR_MS)[0].applied_up_to == {0: 4}
+
+
 # Inventory -----------------------------------------------------------------------------------
 
+def run_inventory(events, stock):
+    """Apply `events` to one product's record; the record and each event's answer (None when
+    the event was skipped as applied already, "-" when it asks no answer)."""
+    reservations, answers = None, []
+    for each in events:
+        applied = apply_order_event(reservations, each, stock)
+        if applied is None:
+            answers.append(None)
+        else:
+            reservations, answer = applied
+            answers.append(answer or "-")
+    return reservations, answers
+
 def test_inventory_matches_the_reference_case():
-    stock = {"UNDERPANTS": 75, "JUMPERS": 1}
-    reserved = {"UNDERPANTS": 0, "JUMPERS": 0}
-    results = []
-    for product, quantity in [("UNDERPANTS", 3), ("JUMPERS", 1), ("JUMPERS", 1)]:
-        check = reserve(order(product=product, quantity=quantity), stock[product], reserved[product])
-        reserved[product] += check.reserved
-        results.append(check.result)
-    assert results == [PASS, PASS, FAIL]
-    assert reserved == {"UNDERPANTS": 3, "JUMPERS": 1}
+    underpants, answers = run_inventory([event(order("u1", product="UNDERPANTS", quantity=3), 0)], 75)
+    assert (answers, underpants.reserved) == ([PASS], 3)
+    jumpers, answers = run_inventory(
+        [event(order("j1", quantity=1), 1), event(order("j2", quantity=1), 2)], 1)
+    assert (answers, jumpers.reserved, jumpers.held) == ([PASS, FAIL], 1, {"j1": 1})
 
 
 def test_a_product_without_stock_fails():
@@ -105,23 +139,47 @@ def test_a_product_without_stock_fails():
 
 def test_a_quantity_below_one_never_reserves():
     assert check_stock(quantity=0, stock=10, reserved=0) == FAIL
-    assert reserve(order(quantity=-5), 10, 0).reserved == 0
+    reservations, answers = run_inventory([event(order(quantity=-5), 0)], 10)
+    assert (answers, reservations.reserved) == ([FAIL], 0)
 
 
-def test_releasing_keeps_the_answer_and_marks_the_hold_returned():
-    check = reserve(order(quantity=2), 10, 0)
-    assert release(check, "JUMPERS").model_dump() == {**check.model_dump(), "released": True}
+def test_a_failed_order_releases_what_it_held_and_a_validated_one_keeps_it():
+    failed, validated = order("f", quantity=2), order("v", quantity=3)
+    reservations, answers = run_inventory([
+        event(failed, 0), event(validated, 1),
+        event(failed.model_copy(update={"state": OrderState.FAILED}), 2),
+        event(validated.model_copy(update={"state": OrderState.VALIDATED}), 3),
+    ], 10)
+    assert answers == [PASS, PASS, "-", "-"]
+    assert (reservations.reserved, reservations.held) == (3, {})
 
 
-def test_an_order_failed_before_its_check_is_recorded_as_failed_and_released():
-    released = release(None, "JUMPERS")
-    assert (released.result, released.reserved, released.released) == (FAIL, 0, True)
+def test_an_order_that_failed_its_check_releases_nothing():
+    reservations, _ = run_inventory([
+        event(order("big", quantity=50), 0),
+        event(order("big", quantity=50, state=OrderState.FAILED), 1),
+    ], 10)
+    assert (reservations.reserved, reservations.held) == (0, {})
+
+
+def test_a_redelivered_event_changes_nothing_however_far_it_got():
+    created = event(order("r", quantity=2), 5)
+    released = event(order("r", quantity=2, state=OrderState.FAILED), 6)
+    # Redelivered before the record was written: applied as the first time.
+    reservations, answers = run_inventory([created, created], 10)
+    assert (answers, reservations.reserved) == ([PASS, None], 2)
+    # Redelivered after the release was written: neither reserves nor releases again.
+    reservations, answers = run_inventory([created, released, created, released], 10)
+    assert (answers, reservations.reserved) == ([PASS, "-", None, None], 0)
+    # Events of another `orders` partition have marks of their own.
+    other = event(order("x", quantity=1), 0, partition=3)
+    assert apply_order_event(reservations, other, 10)[0].applied_up_to == {0: 6, 3: 0}
 
 
 # Aggregator ----------------------------------------------------------------------------------
 
 def progress_with(*results):
-    progress = ValidationProgress(order=order())
+    progress = OrderRecord(order=order())
     for check, result in results:
         progress = with_result(
             progress, OrderValidation(order_id="o1", check_type=check, validation_result=result)

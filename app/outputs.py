@@ -1,0 +1,140 @@
+"""What agents send: records of public topics one per event, items of internal topics batched.
+
+Faust's `topic.send` costs ~150-300 µs a record on this project's machine, most of it Faust's own
+bookkeeping and an event-loop round trip per send (`../shared/PERF-NOTES.md`). Agents send
+through `Outputs` instead, straight to aiokafka's producer and to an explicit partition (no
+Python murmur2 per record where the partition is known):
+- `publish`: one record now, for public topics (`orders`, the level topics, `emails`), whose
+  readers expect one record per event.
+- `add`: one item for an internal topic's partition. Items wait up to BATCH_LINGER_MS (or until
+  BATCH_MAX_ITEMS) and travel together as one record, a JSON array (`encode_batch`), so a hop
+  costs the consumer one record per batch instead of one per order.
+
+Nothing is acknowledged on the spot: `drain`, called by the commit barrier (`app/transport.py`),
+sends what is batched and waits for every acknowledgement before offsets are committed, and
+raises if any send failed, so no offset is committed past a lost record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from faust import TopicT
+
+from models.records import encode_batch
+from tables.table import flush_tables
+
+log = logging.getLogger(__name__)
+
+
+class Outputs:
+    def __init__(self, app: Any, linger_ms: int, max_items: int) -> None:
+        self._app = app
+        self.linger_s = linger_ms / 1000
+        self.max_items = max_items
+        #: (topic name, partition) -> items waiting to be sent as one record, in order.
+        self._batches: dict[tuple[str, int], list[bytes]] = {}
+        self._acks: set[asyncio.Future] = set()
+        self._failure: BaseException | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Future] = set()
+        #: Write-through tables with a flush scheduled.
+        self._write_through: set[Any] = set()
+        # One flush at a time: two interleaved would reorder one partition's batches.
+        self._lock: asyncio.Lock | None = None
+
+    async def publish(
+        self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Send one record (timestamp in epoch seconds); acknowledged by the next `drain`."""
+        timestamp_ms = None if timestamp is None else int(timestamp * 1000)
+        self._track(await self._send(
+            topic.get_topic_name(), key.encode(), value, partition, timestamp_ms))
+
+    def add(self, topic: TopicT, partition: int, item: bytes) -> None:
+        """Queue one item for `partition` of an internal topic."""
+        batch = self._batches.setdefault((topic.get_topic_name(), partition), [])
+        batch.append(item)
+        if len(batch) >= self.max_items:
+            self._flush_soon(0.0)
+        elif self._timer is None:
+            self._flush_soon(self.linger_s)
+
+    async def flush(self) -> None:
+        """Send every waiting batch now."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            batches, self._batches = self._batches, {}
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            for (topic, partition), items in batches.items():
+                self._track(await self._send(topic, None, encode_batch(items), partition, None))
+
+    async def drain(self) -> None:
+        """Send every waiting batch and wait until the broker acknowledged every record sent so
+        far; raise the first failure (once)."""
+        await self.flush()
+        while self._acks or self._flushes:
+            await asyncio.wait([*self._acks, *self._flushes])
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    async def send_changelog(
+        self, topic: str, *, key: bytes, value: bytes | None, partition: int
+    ) -> asyncio.Future:
+        """Send a table's changelog record (the barrier and write-through tables wait for it)."""
+        return await self._send(topic, key, value, partition, None)
+
+    def write_through(self, table: Any) -> None:
+        """Flush `table` as soon as the event loop is free: a write-through table's writes reach
+        the changelog within milliseconds instead of at the next commit."""
+        if table not in self._write_through:
+            self._write_through.add(table)
+            asyncio.get_running_loop().call_soon(self._start_write_through, table)
+
+    def _start_write_through(self, table: Any) -> None:
+        self._write_through.discard(table)
+        flushing = asyncio.ensure_future(flush_tables([table], self.send_changelog))
+        self._flushes.add(flushing)
+        flushing.add_done_callback(self._flushed)
+
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future:
+        producer = self._app.producer._ensure_producer()  # Faust's aiokafka producer
+        return await producer.send(
+            topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms)
+
+    def _track(self, ack: asyncio.Future) -> None:
+        self._acks.add(ack)
+        ack.add_done_callback(self._acknowledged)
+
+    def _acknowledged(self, ack: asyncio.Future) -> None:
+        self._acks.discard(ack)
+        if not ack.cancelled() and ack.exception() is not None and self._failure is None:
+            log.error("a record was not written: %r", ack.exception())
+            self._failure = ack.exception()
+
+    def _flush_soon(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._timer = None
+        flushing = asyncio.ensure_future(self.flush())
+        self._flushes.add(flushing)
+        flushing.add_done_callback(self._flushed)
+
+    def _flushed(self, flushing: asyncio.Future) -> None:
+        self._flushes.discard(flushing)
+        if not flushing.cancelled() and flushing.exception() is not None and self._failure is None:
+            log.error("a batch or a table's changes were not sent: %r", flushing.exception())
+            self._failure = flushing.exception()

@@ -1,0 +1,172 @@
+"""Write-behind tables: one changelog record per key and flush, reads that see every write."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from models.state import OrderRecord
+from tables.inventory import stock_levels as stock_levels
+from tables.orders import order_states
+from tables.table import drop_pending, flush_tables
+
+
+class Broker:
+    """Records what the barrier sends; answers each send with the next offset of its partition,
+    or with `failure` when set."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes | None, int]] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.failure: Exception | None = None
+
+    async def send(self, topic: str, *, key: bytes, value: bytes | None, partition: int):
+        acked = asyncio.get_running_loop().create_future()
+        if self.failure is not None:
+            acked.set_exception(self.failure)
+        else:
+            self.records.append((topic, key, value, partition))
+            offset = self.offsets.get((topic, partition), -1) + 1
+            self.offsets[(topic, partition)] = offset
+            acked.set_result(type("Metadata", (), {"offset": offset})())
+        return acked
+
+
+@pytest.fixture(autouse=True)
+def no_writes_of_other_tests():
+    drop_pending([stock_levels])
+
+
+def keys(n: int = 1) -> list[str]:
+    return [f"wb-{uuid.uuid4().hex[:8]}" for _ in range(n)]
+
+
+async def test_a_key_written_many_times_between_flushes_costs_one_changelog_record():
+    [key] = keys()
+    broker = Broker()
+    for state in (1, 2, 3):
+        stock_levels.set_in(1, key, state)
+        assert stock_levels[key] == state  # every write is read at once
+    assert await flush_tables([stock_levels], broker.send) == 1
+    assert broker.records == [(stock_levels.changelog_topic.get_topic_name(),
+                               key.encode(), b"3", 1)]
+    assert stock_levels.data[key] == 3  # in the store once the broker has it
+    assert await flush_tables([stock_levels], broker.send) == 0  # nothing new
+
+
+async def test_a_deleted_key_is_gone_at_once_and_flushed_as_a_tombstone():
+    [key] = keys()
+    broker = Broker()
+    stock_levels.set_in(0, key, 1)
+    await flush_tables([stock_levels], broker.send)
+    assert key in stock_levels.data
+
+    from tables.table import DELETED
+    stock_levels.set_in(0, key, DELETED)
+    assert key not in stock_levels and stock_levels.get(key) is None
+    assert key not in list(stock_levels)
+    with pytest.raises(KeyError):
+        stock_levels[key]
+    await flush_tables([stock_levels], broker.send)
+    assert broker.records[-1][1:] == (key.encode(), None, 0)
+    assert key not in stock_levels.data
+
+
+async def test_iteration_sees_the_store_and_the_overlay_with_the_newest_value():
+    stored, written = keys(2)
+    stock_levels.set_in(2, stored, 20)
+    await flush_tables([stock_levels], Broker().send)
+    stock_levels.set_in(2, stored, 21)
+    stock_levels.set_in(3, written, 22)
+    items = dict(stock_levels.items())
+    assert items[stored] == 21 and items[written] == 22
+
+
+async def test_writes_during_a_flush_are_read_first_and_go_in_the_next_flush():
+    [key] = keys()
+    broker = Broker()
+    stock_levels.set_in(1, key, 30)
+    release = asyncio.Event()
+    original = broker.send
+
+    async def slow_send(*args, **kwargs):
+        await release.wait()
+        return await original(*args, **kwargs)
+
+    flushing = asyncio.ensure_future(flush_tables([stock_levels], slow_send))
+    await asyncio.sleep(0)
+    stock_levels.set_in(1, key, 31)  # an agent writes while the barrier waits
+    assert stock_levels[key] == 31
+    release.set()
+    assert await flushing == 1
+    assert stock_levels[key] == 31  # the overlay still wins over the flushed store
+    await flush_tables([stock_levels], broker.send)
+    assert [value for _, k, value, _ in broker.records if k == key.encode()] == [b"30", b"31"]
+
+
+async def test_a_failed_flush_keeps_its_writes_for_the_next_one_under_newer_writes():
+    old, both = keys(2)
+    broker = Broker()
+    stock_levels.set_in(0, old, 40)
+    stock_levels.set_in(0, both, 41)
+    broker.failure = RuntimeError("broker gone")
+    with pytest.raises(RuntimeError):
+        await flush_tables([stock_levels], broker.send)
+    assert old not in stock_levels.data  # nothing reached the store
+    stock_levels.set_in(0, both, 42)
+    broker.failure = None
+    await flush_tables([stock_levels], broker.send)
+    sent = {k: v for _, k, v, _ in broker.records}
+    assert sent == {old.encode(): b"40", both.encode(): b"42"}
+
+
+async def test_writes_dropped_at_a_rebalance_are_forgotten_and_the_store_answers_again():
+    [key] = keys()
+    stock_levels.set_in(2, key, 10)
+    await flush_tables([stock_levels], Broker().send)
+    stock_levels.set_in(2, key, 11)
+    drop_pending([stock_levels])
+    assert stock_levels[key] == 10
+
+
+async def test_a_record_table_keeps_records_and_encodes_each_once_per_flush():
+    [key] = keys()
+    broker = Broker()
+    drop_pending([order_states])
+    for placed_by in ("r1", "r2"):
+        order_states.set_in(0, key, OrderRecord(placed_by=placed_by))
+    assert order_states[key].placed_by == "r2"
+    await flush_tables([order_states], broker.send)
+    [(_, _, value, _)] = broker.records
+    assert OrderRecord.from_bytes(value) == OrderRecord(placed_by="r2") == order_states[key]
+
+
+async def test_a_key_set_and_deleted_between_two_flushes_costs_no_record():
+    [key] = keys()
+    broker = Broker()
+    from tables.table import DELETED
+    stock_levels.set_in(1, key, 5)
+    stock_levels.set_in(1, key, DELETED)
+    assert await flush_tables([stock_levels], broker.send) == 0
+
+
+async def test_a_write_through_table_is_flushed_without_waiting_for_a_commit(monkeypatch):
+    from app.main import app
+    from models.records import Email, utc_now
+    from tables.emails import emails_sent
+
+    broker = Broker()
+
+    async def send(topic, key, value, partition, timestamp_ms):
+        return await broker.send(topic, key=key, value=value, partition=partition)
+
+    monkeypatch.setattr(app.outputs, "_send", send)
+    drop_pending([emails_sent])  # other tests' writes
+    [order_id] = keys()
+    email = Email(order_id=order_id, customer_id=1, to="a@b.org", subject="s", body="b",
+                  sent_at=utc_now(), delivered_by="none")
+    emails_sent.set_in(3, order_id, email)
+    await asyncio.sleep(0)  # the loop is free once: the flush starts
+    await app.outputs.drain()  # and the barrier's first step waits for it
+    assert [(key, partition) for _, key, _, partition in broker.records] == [(order_id.encode(), 3)]
+    assert emails_sent.data[order_id] == email.to_bytes()
