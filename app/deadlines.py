@@ -48,7 +48,7 @@ class DeadlineAnnouncer:
         name = changelog.get_topic_name()
         partitions = changelog.partitions or settings.topic_partitions
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
-        due = due_entries(list(self.table.items()), clock, owned, partitions)
+        due = due_entries(self.table.items(), clock, owned, partitions)
         for key, deadline in due.items():
             if self._announced.get(key) != deadline:
                 await self.topic.send(key=key.encode(), value=b"")

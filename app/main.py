@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import faust
 
-from app import metadata_backoff
-from app.outputs import Outputs
-from app.settings import Settings
-from app.transport import Transport
+from app.versions import check_versions
+
+check_versions()  # before anything below patches or subclasses Faust and aiokafka
+
+from app import metadata_backoff  # noqa: E402
+from app.outputs import Outputs  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.transport import Transport  # noqa: E402
 
 settings = Settings.from_env()
 metadata_backoff.install()
@@ -63,6 +67,7 @@ app = OrdersApp(
     # Kafka wants heartbeats at most a third of the session timeout apart.
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
     producer_acks=-1,
+    producer_linger=settings.producer_linger_ms / 1000,
     web_host=settings.web_host,
     web_bind=settings.web_host,
     web_port=settings.web_port,

@@ -8,7 +8,9 @@ Python murmur2 per record where the partition is known):
   readers expect one record per event.
 - `add`: one item for an internal topic's partition. Items wait up to BATCH_LINGER_MS (or until
   BATCH_MAX_ITEMS) and travel together as one record, a JSON array (`encode_batch`), so a hop
-  costs the consumer one record per batch instead of one per order.
+  costs the consumer one record per batch instead of one per order. (Sending a batch whenever no
+  reader had input waiting sent batches of one item: Faust hands a reader one record at a time,
+  so its queue is nearly always empty while the backlog waits in the consumer's fetches.)
 
 Nothing is acknowledged on the spot: `drain`, called by the commit barrier (`app/transport.py`),
 sends what is batched and waits for every acknowledgement before offsets are committed, and
@@ -36,10 +38,10 @@ class Outputs:
         self.max_items = max_items
         #: (topic name, partition) -> items waiting to be sent as one record, in order.
         self._batches: dict[tuple[str, int], list[bytes]] = {}
-        self._acks: set[asyncio.Future] = set()
+        #: Acknowledgements and flushes the next `drain` waits for.
+        self._unfinished: set[asyncio.Future] = set()
         self._failure: BaseException | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Future] = set()
         #: Write-through tables with a flush scheduled.
         self._write_through: set[Any] = set()
         # One flush at a time: two interleaved would reorder one partition's batches.
@@ -79,8 +81,8 @@ class Outputs:
         """Send every waiting batch and wait until the broker acknowledged every record sent so
         far; raise the first failure (once)."""
         await self.flush()
-        while self._acks or self._flushes:
-            await asyncio.wait([*self._acks, *self._flushes])
+        while self._unfinished:
+            await asyncio.wait(list(self._unfinished))
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -100,9 +102,7 @@ class Outputs:
 
     def _start_write_through(self, table: Any) -> None:
         self._write_through.discard(table)
-        flushing = asyncio.ensure_future(flush_tables([table], self.send_changelog))
-        self._flushes.add(flushing)
-        flushing.add_done_callback(self._flushed)
+        self._track(asyncio.ensure_future(flush_tables([table], self.send_changelog)))
 
     async def _send(
         self, topic: str, key: bytes | None, value: bytes, partition: int | None,
@@ -112,15 +112,18 @@ class Outputs:
         return await producer.send(
             topic, value=value, key=key, partition=partition, timestamp_ms=timestamp_ms)
 
-    def _track(self, ack: asyncio.Future) -> None:
-        self._acks.add(ack)
-        ack.add_done_callback(self._acknowledged)
+    def _track(self, future: asyncio.Future) -> None:
+        """Have the next `drain` wait for `future` (an acknowledgement or a flush) and raise its
+        failure."""
+        self._unfinished.add(future)
+        future.add_done_callback(self._finished)
 
-    def _acknowledged(self, ack: asyncio.Future) -> None:
-        self._acks.discard(ack)
-        if not ack.cancelled() and ack.exception() is not None and self._failure is None:
-            log.error("a record was not written: %r", ack.exception())
-            self._failure = ack.exception()
+    def _finished(self, future: asyncio.Future) -> None:
+        self._unfinished.discard(future)
+        if not future.cancelled() and future.exception() is not None and self._failure is None:
+            log.error("a record, a batch or a table's changes were not written: %r",
+                      future.exception())
+            self._failure = future.exception()
 
     def _flush_soon(self, delay: float) -> None:
         if self._timer is not None:
@@ -129,12 +132,4 @@ class Outputs:
 
     def _start_flush(self) -> None:
         self._timer = None
-        flushing = asyncio.ensure_future(self.flush())
-        self._flushes.add(flushing)
-        flushing.add_done_callback(self._flushed)
-
-    def _flushed(self, flushing: asyncio.Future) -> None:
-        self._flushes.discard(flushing)
-        if not flushing.cancelled() and flushing.exception() is not None and self._failure is None:
-            log.error("a batch or a table's changes were not sent: %r", flushing.exception())
-            self._failure = flushing.exception()
+        self._track(asyncio.ensure_future(self.flush()))

@@ -71,8 +71,9 @@ async def _pass_through(bootstrap: str, source: str, sink: str, messages: int) -
         await producer.stop()
 
 
-async def records_written(app: recovery.BenchApp) -> int:
-    """Records now on every topic of the app: its own topics and its changelogs."""
+async def records_written(app: recovery.BenchApp) -> dict[str, int]:
+    """Records now on each topic of the app (its own topics and its changelogs), by short name
+    (`orders`, `order_states-changelog`)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
     await admin.start()
     try:
@@ -86,29 +87,39 @@ async def records_written(app: recovery.BenchApp) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=app.bootstrap)
     await consumer.start()
     try:
-        return sum((await consumer.end_offsets(partitions)).values())
+        ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
+    written: dict[str, int] = {}
+    for tp, end in ends.items():
+        name = tp.topic.removeprefix(app.topic("")).removeprefix(f"{app.app_id}-")
+        written[name] = written.get(name, 0) + end
+    return written
 
 
 async def throughput(app: recovery.BenchApp, worker_url: str, orders: int) -> dict:
     """Decided orders/s over the steady window, completed orders/s, Kafka messages per order."""
     before = await records_written(app)
-    deciding = asyncio.create_task(
-        watch.first_seen(app.bootstrap, app.topic("orders"), orders, 1800, watch.is_decided))
+    deciding = asyncio.create_task(watch.first_seen(
+        app.bootstrap, app.topic("orders"), orders, 1800, watch.is_decided, "decided orders"))
     emailing = asyncio.create_task(
-        watch.first_seen(app.bootstrap, app.topic("emails"), orders, 1800))
+        watch.first_seen(app.bootstrap, app.topic("emails"), orders, 1800, what="emails"))
     await asyncio.sleep(1)  # the watchers are at the end of their topics before the first order
     started = time.monotonic()
+    print(f"throughput: {orders:,} orders and payments straight to Kafka ...", flush=True)
     await load.run(app.kafka_target(), load.Workload.standard(orders), None, 256)
     decided = sorted((await deciding).values())
     first, last = decided[len(decided) // 10], decided[len(decided) * 9 // 10]
     completed = max((await emailing).values())
     await watch.drained(worker_url)  # the routing by level may still be writing
+    after = await records_written(app)
+    by_topic = {name: round((after[name] - before.get(name, 0)) / orders, 3) for name in after
+                if after[name] > before.get(name, 0)}
     return {
         "orders_per_s": (len(decided) * 8 // 10) / (last - first),
         "completed_orders_per_s": orders / (completed - started),
-        "events_per_order": (await records_written(app) - before) / orders,
+        "events_per_order": sum(by_topic.values()),
+        "events_per_order_by_topic": dict(sorted(by_topic.items(), key=lambda kv: -kv[1])),
     }
 
 
@@ -121,8 +132,10 @@ async def latency(
     """
     orders = int(rate * seconds)
     watching = asyncio.create_task(watch.first_seen(
-        app.bootstrap, app.topic("orders"), orders, 600 + seconds, watch.is_decided))
+        app.bootstrap, app.topic("orders"), orders, 600 + seconds, watch.is_decided,
+        "decided orders"))
     await asyncio.sleep(1)
+    print(f"latency: {orders:,} orders through POST /v1/orders at {rate:,.0f}/s ...", flush=True)
     sent_at: dict[str, float] = {}
     summary = await load.run(
         load.HttpTarget(url, concurrency=512), load.Workload.standard(orders), rate, 512,
@@ -137,6 +150,7 @@ async def latency(
 
 async def run(bootstrap: str, root, orders: int, latency_rate: float, latency_s: float,
               floor_messages: int) -> dict:
+    print(f"floor: {floor_messages:,} messages through a raw consume -> produce loop ...", flush=True)
     figures = {"raw_pipe_msgs_per_s": await floor(bootstrap, floor_messages)}
     app = recovery.BenchApp(bootstrap, root)
     worker = app.worker("pipeline", free_port())
@@ -173,6 +187,7 @@ def report(figures: dict, orders: int) -> list[tuple[str, str]]:
         ("floor: raw aiokafka consume -> produce on the same broker",
          f"{figures['raw_pipe_msgs_per_s']:,.0f} messages/s"),
         ("Kafka messages per order (every topic of the app, changelogs included)",
-         f"{figures['events_per_order']:.1f}"),
+         f"{figures['events_per_order']:.1f}: " + ", ".join(
+             f"{name} {per:.2f}" for name, per in figures["events_per_order_by_topic"].items())),
         ("worker RSS at the end", f"{figures['worker_rss_mb']:.0f} MiB"),
     ]

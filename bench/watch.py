@@ -26,24 +26,34 @@ def is_decided(value: bytes) -> bool:
     return json.loads(value)["state"] != "CREATED"
 
 
+#: How often a watch says how far it got.
+PROGRESS_EVERY_S = 5.0
+
+
 async def first_seen(
     bootstrap: str, topic: str, wanted: int, timeout: float,
-    accept: Callable[[bytes], bool] = lambda value: True,
+    accept: Callable[[bytes], bool] = lambda value: True, what: str = "",
 ) -> dict[str, float]:
     """Key -> when (monotonic) its first accepted record on `topic` was read, for `wanted` keys.
 
-    Reads what is written after the call: start it before the load.
+    Reads what is written after the call: start it before the load. With `what`, prints how
+    many it has seen every PROGRESS_EVERY_S.
     """
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 enable_auto_commit=False)
     await consumer.start()
     await consumer.seek_to_end()
     seen: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline, report_at = started + timeout, started + PROGRESS_EVERY_S
     try:
         while len(seen) < wanted:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(seen)} of {wanted} keys on {topic} in {timeout:.0f}s")
+            if what and time.monotonic() > report_at:
+                report_at += PROGRESS_EVERY_S
+                print(f"  {what}: {len(seen):,} of {wanted:,} after "
+                      f"{time.monotonic() - started:.0f} s", flush=True)
             batches = await consumer.getmany(timeout_ms=200)
             now = time.monotonic()
             for records in batches.values():

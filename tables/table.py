@@ -58,6 +58,7 @@ class Table(faust.Table):
         #: must see it.
         self.write_through = write_through
         self._flush_lock: asyncio.Lock | None = None
+        self._flush_lock_loop: asyncio.AbstractEventLoop | None = None
         #: Values are this record type: kept decoded in the overlay, JSON in the store and the
         #: changelog, so a record written many times is encoded once per flush.
         self.model = model
@@ -140,7 +141,7 @@ class Table(faust.Table):
         return ValuesView(self)
 
     def items(self) -> ItemsView:
-        return ItemsView(self)
+        return _Items(self)
 
     # The commit barrier ------------------------------------------------------------------------
 
@@ -149,8 +150,10 @@ class Table(faust.Table):
         return sum(len(writes) for writes in self._pending.values())
 
     def flush_lock(self) -> asyncio.Lock:
-        if self._flush_lock is None:
-            self._flush_lock = asyncio.Lock()
+        """One flush of this table at a time (a lock of the running event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._flush_lock is None or self._flush_lock_loop is not loop:
+            self._flush_lock, self._flush_lock_loop = asyncio.Lock(), loop
         return self._flush_lock
 
     def take_pending(self) -> list[ChangelogRecord]:
@@ -242,6 +245,22 @@ class Table(faust.Table):
     def waiting(self, key: Any) -> int:
         """How many readers wait on `key` (for tests and metrics)."""
         return len(self._waiters.get(key, ()))
+
+
+class _Items(ItemsView):
+    """A table's (key, value) pairs in one pass over its store (values read with their keys, not
+    looked up one by one), the overlay's newest values in place of the store's."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        table = self._mapping
+        overlay: dict[Any, Any] = {}
+        for writes in (*table._flushing.values(), *table._pending.values()):
+            overlay.update(writes)
+        decode = (lambda value: value) if table.model is None else table.model.from_bytes
+        for key, value in table.data.items():
+            if key not in overlay:
+                yield key, decode(value)
+        yield from ((key, value) for key, value in overlay.items() if value is not DELETED)
 
 
 def _event_partition() -> int:
