@@ -5,7 +5,7 @@ bookkeeping and an event-loop round trip per send (`../shared/PERF-NOTES.md`). A
 through `Outputs` instead, straight to aiokafka's producer and to an explicit partition (no
 Python murmur2 per record where the partition is known):
 - `publish`: one record now, for public topics (`orders`, the level topics, `emails`), whose
-  readers expect one record per event.
+  readers expect one record per event; `send` the same for the HTTP API, which waits for it.
 - `add`: one item for an internal topic's partition. Items wait up to BATCH_LINGER_MS (or until
   BATCH_MAX_ITEMS) and travel together as one record, a JSON array (`encode_batch`), so a hop
   costs the consumer one record per batch instead of one per order. (Sending a batch whenever no
@@ -51,10 +51,18 @@ class Outputs:
         self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
         timestamp: float | None = None,
     ) -> None:
-        """Send one record (timestamp in epoch seconds); acknowledged by the next `drain`."""
+        """Send one record (timestamp in epoch seconds) for an agent; acknowledged by the next
+        `drain`, which raises if it failed."""
+        self._track(await self.send(topic, key, value, partition=partition, timestamp=timestamp))
+
+    async def send(
+        self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
+        timestamp: float | None = None,
+    ) -> asyncio.Future:
+        """Send one record; the caller waits for its acknowledgement (the HTTP API, which answers
+        a failure to its client: it is not the commit's business)."""
         timestamp_ms = None if timestamp is None else int(timestamp * 1000)
-        self._track(await self._send(
-            topic.get_topic_name(), key.encode(), value, partition, timestamp_ms))
+        return await self._send(topic.get_topic_name(), key.encode(), value, partition, timestamp_ms)
 
     def add(self, topic: TopicT, partition: int, item: bytes) -> None:
         """Queue one item for `partition` of an internal topic."""

@@ -171,9 +171,9 @@ async def run(bootstrap: str, root, orders: int, latency_rate: float, latency_s:
 def report(figures: dict, orders: int) -> list[tuple[str, str]]:
     return [
         (f"throughput, one worker ({orders:,} orders and payments straight to Kafka)",
-         f"{figures['orders_per_s']:,.0f} validated orders/s (steady window); goal 1,000"),
+         f"{figures['orders_per_s']:,.0f} validated orders/s (steady window)"),
         ("completed, end to end (every order validated, joined with its payment, emailed)",
-         f"{figures['completed_orders_per_s']:,.0f} orders/s"),
+         f"{figures['completed_orders_per_s']:,.0f} orders/s; goal 1,000"),
         (f"latency through POST /v1/orders, asked {figures['latency_asked']:,.0f}/s "
          f"({figures['latency_orders']:,} orders)",
          f"took {figures['latency_rate']:,.0f}/s; POST to terminal event p50 "
@@ -186,7 +186,7 @@ def report(figures: dict, orders: int) -> list[tuple[str, str]]:
          f"ms, p99 {figures['light_latency_p99_ms']:,.0f} ms"),
         ("floor: raw aiokafka consume -> produce on the same broker",
          f"{figures['raw_pipe_msgs_per_s']:,.0f} messages/s"),
-        ("Kafka messages per order (every topic of the app, changelogs included)",
+        ("Kafka messages per order (every topic of the app, changelogs included; goal 12)",
          f"{figures['events_per_order']:.1f}: " + ", ".join(
              f"{name} {per:.2f}" for name, per in figures["events_per_order_by_topic"].items())),
         ("worker RSS at the end", f"{figures['worker_rss_mb']:.0f} MiB"),

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from faust import TopicT, web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from app.main import settings
+from app.main import app, settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -83,9 +83,13 @@ async def publish(
     topic: TopicT, key: str, value: bytes, timeout: float, timestamp: float | None = None
 ) -> None:
     """Write one record and wait until the broker has it, or answer 504 after `timeout` s."""
-    acked = await topic.send(key=key.encode(), value=value, timestamp=timestamp)
+
+    async def acknowledged() -> None:
+        acked = await app.outputs.send(topic, key, value, timestamp=timestamp)
+        await asyncio.shield(acked)  # a timeout ends the wait, not the write
+
     try:
-        await asyncio.wait_for(asyncio.shield(acked), timeout)
+        await asyncio.wait_for(acknowledged(), timeout)
     except asyncio.TimeoutError:
         raise HttpError(
             504, f"the broker did not acknowledge within {timeout * 1000:.0f} ms"
