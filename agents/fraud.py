@@ -45,12 +45,12 @@ def count_order(
 ) -> tuple[FraudSession, ValidationResult] | None:
     """The session after counting `event`'s order and the order's result, or None if the session
     has counted it already (its answer went out then)."""
-    if session is not None and session.applied(event.partition, event.offset):
+    if session is not None and session.applied(event.SOURCE, event.partition, event.offset):
         return None
     order = event.order
     updated, result = assess_fraud(
         session, amount_cents(order), order.event_time_ms, limit_cents=limit_cents, gap_ms=gap_ms)
-    marks = updated.marks_after(event.partition, event.offset)
+    marks = updated.marks_after(event.SOURCE, event.partition, event.offset)
     return updated.model_copy(update={"applied_up_to": marks}), result
 
 

@@ -1,25 +1,32 @@
 """Inventory check: reserve stock for an order, or fail it; release what a FAILED order held.
 
 PASS and reserve when stock - reserved - quantity >= 0, else FAIL and reserve nothing. A product
-with no stock record has stock 0, so no order waits for one. A product's record holds the units
-reserved, the orders holding some that are not decided yet, and the `orders` offsets it has
-applied: each event (CREATED reserves, VALIDATED keeps, FAILED releases) is one write of that
-record, and a redelivered event is found applied in it and skipped. Events of one order reach
-its product in the order they were on `orders`, so its FAILED comes after its CREATED.
+with no stock level has stock 0, so no order waits for one. A product's record holds its stock
+level, the units reserved, the orders holding some that are not decided yet, and the offsets it
+has applied per source: each event (a stock level; CREATED reserves, VALIDATED keeps, FAILED
+releases) is one write of that record, and a redelivered event is found applied in it and
+skipped.
 
-Consumes: warehouse-inventory (absolute stock levels);
-          orders-by-product (OrderEvent items: CREATED, VALIDATED, FAILED).
-Produces: order-validations (INVENTORY_CHECK items).
-Keeps: stock_levels (product -> units), stock_reservations (product -> StockReservations).
+Stock levels travel through `orders-by-product` too, in order with the product's orders: after a
+crash, the events are applied again in the order they were applied the first time, so every
+order gets the answer it got then. (Read from two topics, they would meet in whatever order the
+consumer fetched them.) Events of one order reach its product in the order they were on
+`orders`, so its FAILED comes after its CREATED.
+
+Consumes: warehouse-inventory (absolute stock levels, forwarded as StockEvent items);
+          orders-by-product (StockEvent and OrderEvent items: CREATED, VALIDATED, FAILED).
+Produces: orders-by-product (StockEvent items), order-validations (INVENTORY_CHECK items).
+Keeps: stock_reservations (product -> StockReservations).
 """
 
 from __future__ import annotations
 
 from app import topics
-from app.streams import consumes, report_validation
-from models.records import CheckType, OrderEvent, OrderState, ValidationResult
+from app.main import app
+from app.streams import consumes, current_source, report_validation
+from models.records import CheckType, OrderEvent, OrderState, StockEvent, ValidationResult
 from models.state import StockReservations
-from tables.inventory import stock_levels, stock_reservations
+from tables.inventory import stock_reservations
 
 
 def check_stock(quantity: int, stock: int, reserved: int) -> ValidationResult:
@@ -28,30 +35,31 @@ def check_stock(quantity: int, stock: int, reserved: int) -> ValidationResult:
     return ValidationResult.FAIL
 
 
-def apply_order_event(
-    reservations: StockReservations | None, event: OrderEvent, stock: int
+def apply_product_event(
+    reservations: StockReservations | None, event: OrderEvent | StockEvent
 ) -> tuple[StockReservations, ValidationResult | None] | None:
-    """The product's reservations after `event`, and the answer to a CREATED order; None if the
-    record has applied the event already."""
+    """The product's record after `event`, and the answer to a CREATED order; None if the record
+    has applied the event already."""
     reservations = reservations or StockReservations()
-    if reservations.applied(event.partition, event.offset):
+    if reservations.applied(event.SOURCE, event.partition, event.offset):
         return None
-    order = event.order
-    reserved, held = reservations.reserved, reservations.held
+    changes: dict = {"applied_up_to": reservations.marks_after(
+        event.SOURCE, event.partition, event.offset)}
     answer = None
-    if order.state == OrderState.CREATED:
-        answer = check_stock(order.quantity, stock, reserved)
-        if answer == ValidationResult.PASS:
-            reserved, held = reserved + order.quantity, {**held, order.id: order.quantity}
-    elif order.id in held:
-        held = {key: units for key, units in held.items() if key != order.id}
-        if order.state == OrderState.FAILED:
-            reserved -= reservations.held[order.id]  # compensation: the stock is free again
-    updated = reservations.model_copy(update={
-        "reserved": reserved, "held": held,
-        "applied_up_to": reservations.marks_after(event.partition, event.offset),
-    })
-    return updated, answer
+    if isinstance(event, StockEvent):
+        changes["stock"] = event.stock
+    else:
+        order, held = event.order, reservations.held
+        if order.state == OrderState.CREATED:
+            answer = check_stock(order.quantity, reservations.stock, reservations.reserved)
+            if answer == ValidationResult.PASS:
+                changes["reserved"] = reservations.reserved + order.quantity
+                changes["held"] = {**held, order.id: order.quantity}
+        elif order.id in held:
+            changes["held"] = {key: units for key, units in held.items() if key != order.id}
+            if order.state == OrderState.FAILED:  # compensation: the stock is free again
+                changes["reserved"] = reservations.reserved - held[order.id]
+    return reservations.model_copy(update=changes), answer
 
 
 def parse_stock_level(raw: bytes) -> int:
@@ -62,15 +70,16 @@ def parse_stock_level(raw: bytes) -> int:
 
 
 @consumes(topics.warehouse_inventory, parse_stock_level, keyed=True)
-async def record_stock_levels(product: str, level: int) -> None:
-    stock_levels[product] = level
+async def forward_stock_levels(product: str, level: int) -> None:
+    partition, offset = current_source()  # warehouse-inventory is co-partitioned by product
+    event = StockEvent(partition=partition, offset=offset, product=product, stock=level)
+    app.outputs.add(topics.orders_by_product, partition, event.to_bytes())
 
 
-@consumes(topics.orders_by_product, OrderEvent, batched=True)
-async def reserve_stock(event: OrderEvent) -> None:
-    product = event.order.product
-    applied = apply_order_event(
-        stock_reservations.get(product), event, stock_levels.get(product, 0))
+@consumes(topics.orders_by_product, OrderEvent | StockEvent, batched=True)
+async def reserve_stock(event: OrderEvent | StockEvent) -> None:
+    product = event.product if isinstance(event, StockEvent) else event.order.product
+    applied = apply_product_event(stock_reservations.get(product), event)
     if applied is None:
         return
     stock_reservations[product], answer = applied

@@ -60,13 +60,13 @@ readers: dict[str, TopicReader] = {}
 
 
 def consumes(
-    topic: TopicT, parse: Callable[[bytes], Any] | type[BaseModel], *, keyed: bool = False,
+    topic: TopicT, parse: Callable[[bytes], Any] | Any, *, keyed: bool = False,
     batched: bool = False,
 ) -> Callable[[Callable[..., Awaitable[None]]], AgentT]:
     """Register `handle(value)` (or `handle(key, value)` when `keyed`) on `topic`.
 
     `parse` turns a record's bytes into the value (e.g. `Order.from_bytes`); on a `batched` topic
-    it is the item's record class. Keys are UTF-8 text. Returns the topic's agent (for
+    it is the item's record class (or a union of them). Keys are UTF-8 text. Returns the topic's agent (for
     `test_context()`), which calls every handler of the topic.
     """
 
@@ -82,8 +82,7 @@ def consumes(
     return register
 
 
-def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | type[BaseModel],
-                batched: bool) -> TopicReader:
+def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | Any, batched: bool) -> TopicReader:
     name = topic.get_topic_name()
     agent_name = f"read-{name.removeprefix(settings.topic_prefix)}"
     decode = _batch_parser(parse) if batched else _record_parser(parse)
@@ -127,8 +126,8 @@ def _record_parser(parse: Callable[[bytes], Any]) -> Callable[[bytes], list[Any]
     return lambda raw: [parse(raw)]
 
 
-def _batch_parser(model: type[BaseModel]) -> Callable[[bytes], list[Any]]:
-    whole = TypeAdapter(list[model])
+def _batch_parser(item_type: Any) -> Callable[[bytes], list[Any]]:
+    whole, one = TypeAdapter(list[item_type]), TypeAdapter(item_type)
 
     def parse(raw: bytes) -> list[Any]:
         try:
@@ -137,14 +136,14 @@ def _batch_parser(model: type[BaseModel]) -> Callable[[bytes], list[Any]]:
             items = json.loads(raw)  # ValueError: not a batch at all, dead-lettered whole
             if not isinstance(items, list):
                 raise ValueError("a batch is a JSON array of items") from None
-            return [_parse_item(model, item) for item in items]
+            return [_parse_item(one, item) for item in items]
 
     return parse
 
 
-def _parse_item(model: type[BaseModel], item: Any) -> Any:
+def _parse_item(item_type: TypeAdapter, item: Any) -> Any:
     try:
-        return model.model_validate(item)
+        return item_type.validate_python(item)
     except ValidationError as exc:
         return Undecodable(json.dumps(item).encode(), _describe(exc))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -139,9 +139,25 @@ class OrderEvent(Record):
     """An `orders` event forwarded to the customer- and product-keyed services, with where it
     was read (`orders` partition and offset): their records skip what they applied already."""
 
+    #: The topic `partition` and `offset` are of (a record's marks are kept per source).
+    SOURCE: ClassVar[str] = "orders"
+
     partition: int
     offset: int
     order: Order
+
+
+class StockEvent(Record):
+    """A product's new absolute stock level, read from `warehouse-inventory` (partition, offset)
+    and forwarded to `orders-by-product`, so the inventory check applies it in order with the
+    product's orders, the same order when a crash makes it apply them again."""
+
+    SOURCE: ClassVar[str] = "warehouse-inventory"
+
+    partition: int
+    offset: int
+    product: str
+    stock: int
 
 
 class Email(Record):

@@ -46,21 +46,22 @@ class OrderRecord(Record):
 
 
 class Watermarks(Record):
-    """The highest `orders` offset, per partition, whose event a record has applied.
+    """The highest offset, per source topic and partition (`orders/2`), whose event a record has
+    applied.
 
-    Events of one `orders` partition reach a customer's or product's record in offset order
-    (one agent forwards them, in order, to one partition). So an event at or below its
-    partition's mark was applied already: a redelivery, after a crash of the forwarding worker
-    or of this one, skipped without a trace in the state.
+    Events of one source partition reach a customer's or product's record in offset order (one
+    handler forwards them, in order, to one partition). So an event at or below its mark was
+    applied already: a redelivery, after a crash of the forwarding worker or of this one,
+    skipped without a trace in the state.
     """
 
-    applied_up_to: dict[int, int] = {}
+    applied_up_to: dict[str, int] = {}
 
-    def applied(self, partition: int, offset: int) -> bool:
-        return offset <= self.applied_up_to.get(partition, -1)
+    def applied(self, source: str, partition: int, offset: int) -> bool:
+        return offset <= self.applied_up_to.get(f"{source}/{partition}", -1)
 
-    def marks_after(self, partition: int, offset: int) -> dict[int, int]:
-        return {**self.applied_up_to, partition: offset}
+    def marks_after(self, source: str, partition: int, offset: int) -> dict[str, int]:
+        return {**self.applied_up_to, f"{source}/{partition}": offset}
 
 
 class FraudSession(Watermarks):
@@ -71,8 +72,10 @@ class FraudSession(Watermarks):
 
 
 class StockReservations(Watermarks):
-    """What one product's stock holds for orders (table `stock_reservations`)."""
+    """One product's stock level and what it holds for orders (table `stock_reservations`)."""
 
+    #: The absolute stock level, from `warehouse-inventory` (the latest applied wins).
+    stock: int = 0
     #: Units held for orders that passed the inventory check and did not fail.
     reserved: int = 0
     #: Orders that passed and are not decided yet -> units: released if the order FAILS, kept

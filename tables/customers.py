@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.records import Customer
 from tables.store import table
 
-#: The latest Customer per customer id. Written through, like `stock_levels`: the email and
-#: routing services read it beside their own input, and a replay after a crash must find it.
+#: The latest Customer per customer id. Written through: the email and routing services read it
+#: beside their own input, and after a crash the next owner replays that input in whatever order
+#: Faust interleaves the topics, so the customer must already be in the changelog.
 customer_records = table("customer_records", model=Customer, write_through=True)

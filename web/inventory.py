@@ -7,7 +7,8 @@ from faust import web
 from app import topics
 from app.main import app
 from models.requests import Sku, StockLevel
-from tables.inventory import stock_levels, stock_reservations
+from models.state import StockReservations
+from tables.inventory import stock_reservations
 from web.http import HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds
 from web.routing import serve_by_owner
 
@@ -33,15 +34,15 @@ class InventoryView(web.View):
         try:
             PRODUCT.check(product)
             return await serve_by_owner(
-                self, request, stock_levels, product, lambda: self._levels(product),
+                self, request, stock_reservations, product, lambda: self._levels(product),
                 timeout=timeout_seconds(request),
             )
         except HttpError as error:
             return error.response(self)
 
     async def _levels(self, product: str) -> web.Response:
-        reservations = stock_reservations.get(product)
-        stock, reserved = stock_levels.get(product, 0), reservations.reserved if reservations else 0
+        reservations = stock_reservations.get(product) or StockReservations()
+        stock, reserved = reservations.stock, reservations.reserved
         return self.json(
             {"product": product, "stock": stock, "reserved": reserved, "available": stock - reserved}
         )

@@ -6,11 +6,11 @@ from faust.types import TP
 
 from agents import validations
 from agents.fraud import check_fraud
-from agents.inventory import record_stock_levels, reserve_stock
+from agents.inventory import forward_stock_levels, reserve_stock
 from agents.validations import aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders
 from app.main import app, settings
 from models.records import (
-    CheckType, Order, OrderEvent, OrderState, OrderValidation, ValidationResult,
+    CheckType, Order, OrderEvent, OrderState, OrderValidation, StockEvent, ValidationResult,
 )
 from tables.fraud import fraud_sessions
 from tables.inventory import stock_reservations
@@ -41,6 +41,11 @@ async def crash_before_the_flush(*tables) -> None:
 
 async def crash_after_the_flush(*tables) -> None:
     """What a crash leaves of writes flushed before it: all of them."""
+    await flush(*tables)
+
+
+async def flush(*tables) -> None:
+    """The commit barrier's table part, against a broker that takes everything."""
     async def send(topic, *, key, value, partition):
         acked = asyncio.get_running_loop().create_future()
         acked.set_result(type("Metadata", (), {"offset": 0})())
@@ -50,8 +55,11 @@ async def crash_after_the_flush(*tables) -> None:
 
 
 async def stock(product: str, units: int) -> None:
-    async with record_stock_levels.test_context() as levels:
-        await levels.put(key=product.encode(), value=str(units).encode())
+    """The stock level as `orders-by-product` brings it (before the orders of the test)."""
+    async with reserve_stock.test_context() as agent:
+        await agent.put(key=None, value=batch(
+            StockEvent(partition=0, offset=0, product=product, stock=units)))
+    await flush(stock_reservations)  # set long before the orders: committed
 
 
 async def test_a_redelivered_order_reserves_once_whenever_the_crash_came(sent):
@@ -95,8 +103,15 @@ async def test_a_failed_order_releases_its_reservation_once(sent):
     assert (stock_reservations[product].reserved, stock_reservations[product].held) == (0, {})
 
 
+async def test_a_stock_level_goes_on_in_order_with_the_orders_of_its_product(sent):
+    async with forward_stock_levels.test_context() as levels:
+        level = await levels.put(key=b"SOCKS", value=b"7", partition=3)
+    assert sent.added["orders-by-product"] == [
+        (3, {"partition": 3, "offset": level.message.offset, "product": "SOCKS", "stock": 7})]
+
+
 async def test_a_negative_stock_level_is_a_dead_letter(sent):
-    async with record_stock_levels.test_context() as levels:
+    async with forward_stock_levels.test_context() as levels:
         await levels.put(key=b"SOCKS", value=b"-3")
         await levels.put(key=b"SOCKS", value=b"lots")
     errors = [c.kwargs["headers"]["error"] for c in sent["warehouse-inventory-dead-letters"].await_args_list]

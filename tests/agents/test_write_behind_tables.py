@@ -8,7 +8,7 @@ import pytest
 from app.main import app
 from app.outputs import Outputs
 from models.state import OrderRecord
-from tables.inventory import stock_levels as stock_levels
+from tables.validations import open_orders
 from tables.orders import order_states
 from tables.table import drop_pending, flush_tables
 
@@ -36,8 +36,8 @@ class Broker:
 
 @pytest.fixture(autouse=True)
 def no_writes_of_other_tests(monkeypatch):
-    drop_pending([stock_levels])
-    # stock_levels is written through; these tests flush it themselves.
+    drop_pending([open_orders])
+    # Write-through tables flush at once; these tests flush by hand.
     monkeypatch.setattr(app.outputs, "write_through", lambda table: None)
 
 
@@ -49,47 +49,47 @@ async def test_a_key_written_many_times_between_flushes_costs_one_changelog_reco
     [key] = keys()
     broker = Broker()
     for state in (1, 2, 3):
-        stock_levels.set_in(1, key, state)
-        assert stock_levels[key] == state  # every write is read at once
-    assert await flush_tables([stock_levels], broker.send) == 1
-    assert broker.records == [(stock_levels.changelog_topic.get_topic_name(),
+        open_orders.set_in(1, key, state)
+        assert open_orders[key] == state  # every write is read at once
+    assert await flush_tables([open_orders], broker.send) == 1
+    assert broker.records == [(open_orders.changelog_topic.get_topic_name(),
                                key.encode(), b"3", 1)]
-    assert stock_levels.data[key] == 3  # in the store once the broker has it
-    assert await flush_tables([stock_levels], broker.send) == 0  # nothing new
+    assert open_orders.data[key] == 3  # in the store once the broker has it
+    assert await flush_tables([open_orders], broker.send) == 0  # nothing new
 
 
 async def test_a_deleted_key_is_gone_at_once_and_flushed_as_a_tombstone():
     [key] = keys()
     broker = Broker()
-    stock_levels.set_in(0, key, 1)
-    await flush_tables([stock_levels], broker.send)
-    assert key in stock_levels.data
+    open_orders.set_in(0, key, 1)
+    await flush_tables([open_orders], broker.send)
+    assert key in open_orders.data
 
     from tables.table import DELETED
-    stock_levels.set_in(0, key, DELETED)
-    assert key not in stock_levels and stock_levels.get(key) is None
-    assert key not in list(stock_levels)
+    open_orders.set_in(0, key, DELETED)
+    assert key not in open_orders and open_orders.get(key) is None
+    assert key not in list(open_orders)
     with pytest.raises(KeyError):
-        stock_levels[key]
-    await flush_tables([stock_levels], broker.send)
+        open_orders[key]
+    await flush_tables([open_orders], broker.send)
     assert broker.records[-1][1:] == (key.encode(), None, 0)
-    assert key not in stock_levels.data
+    assert key not in open_orders.data
 
 
 async def test_iteration_sees_the_store_and_the_overlay_with_the_newest_value():
     stored, written = keys(2)
-    stock_levels.set_in(2, stored, 20)
-    await flush_tables([stock_levels], Broker().send)
-    stock_levels.set_in(2, stored, 21)
-    stock_levels.set_in(3, written, 22)
-    items = dict(stock_levels.items())
+    open_orders.set_in(2, stored, 20)
+    await flush_tables([open_orders], Broker().send)
+    open_orders.set_in(2, stored, 21)
+    open_orders.set_in(3, written, 22)
+    items = dict(open_orders.items())
     assert items[stored] == 21 and items[written] == 22
 
 
 async def test_writes_during_a_flush_are_read_first_and_go_in_the_next_flush():
     [key] = keys()
     broker = Broker()
-    stock_levels.set_in(1, key, 30)
+    open_orders.set_in(1, key, 30)
     release = asyncio.Event()
     original = broker.send
 
@@ -97,40 +97,40 @@ async def test_writes_during_a_flush_are_read_first_and_go_in_the_next_flush():
         await release.wait()
         return await original(*args, **kwargs)
 
-    flushing = asyncio.ensure_future(flush_tables([stock_levels], slow_send))
+    flushing = asyncio.ensure_future(flush_tables([open_orders], slow_send))
     await asyncio.sleep(0)
-    stock_levels.set_in(1, key, 31)  # an agent writes while the barrier waits
-    assert stock_levels[key] == 31
+    open_orders.set_in(1, key, 31)  # an agent writes while the barrier waits
+    assert open_orders[key] == 31
     release.set()
     assert await flushing == 1
-    assert stock_levels[key] == 31  # the overlay still wins over the flushed store
-    await flush_tables([stock_levels], broker.send)
+    assert open_orders[key] == 31  # the overlay still wins over the flushed store
+    await flush_tables([open_orders], broker.send)
     assert [value for _, k, value, _ in broker.records if k == key.encode()] == [b"30", b"31"]
 
 
 async def test_a_failed_flush_keeps_its_writes_for_the_next_one_under_newer_writes():
     old, both = keys(2)
     broker = Broker()
-    stock_levels.set_in(0, old, 40)
-    stock_levels.set_in(0, both, 41)
+    open_orders.set_in(0, old, 40)
+    open_orders.set_in(0, both, 41)
     broker.failure = RuntimeError("broker gone")
     with pytest.raises(RuntimeError):
-        await flush_tables([stock_levels], broker.send)
-    assert old not in stock_levels.data  # nothing reached the store
-    stock_levels.set_in(0, both, 42)
+        await flush_tables([open_orders], broker.send)
+    assert old not in open_orders.data  # nothing reached the store
+    open_orders.set_in(0, both, 42)
     broker.failure = None
-    await flush_tables([stock_levels], broker.send)
+    await flush_tables([open_orders], broker.send)
     sent = {k: v for _, k, v, _ in broker.records}
     assert sent == {old.encode(): b"40", both.encode(): b"42"}
 
 
 async def test_writes_dropped_at_a_rebalance_are_forgotten_and_the_store_answers_again():
     [key] = keys()
-    stock_levels.set_in(2, key, 10)
-    await flush_tables([stock_levels], Broker().send)
-    stock_levels.set_in(2, key, 11)
-    drop_pending([stock_levels])
-    assert stock_levels[key] == 10
+    open_orders.set_in(2, key, 10)
+    await flush_tables([open_orders], Broker().send)
+    open_orders.set_in(2, key, 11)
+    drop_pending([open_orders])
+    assert open_orders[key] == 10
 
 
 async def test_a_record_table_keeps_records_and_encodes_each_once_per_flush():
@@ -149,9 +149,9 @@ async def test_a_key_set_and_deleted_between_two_flushes_costs_no_record():
     [key] = keys()
     broker = Broker()
     from tables.table import DELETED
-    stock_levels.set_in(1, key, 5)
-    stock_levels.set_in(1, key, DELETED)
-    assert await flush_tables([stock_levels], broker.send) == 0
+    open_orders.set_in(1, key, 5)
+    open_orders.set_in(1, key, DELETED)
+    assert await flush_tables([open_orders], broker.send) == 0
 
 
 async def test_a_write_through_table_is_flushed_without_waiting_for_a_commit(monkeypatch):

@@ -3,13 +3,14 @@
 import pytest
 
 from agents.fraud import amount_cents, assess_fraud, count_order
-from agents.inventory import apply_order_event, check_stock
+from agents.inventory import apply_product_event, check_stock
 from agents.order_details import check_order_details
 from agents.validations import conclude, with_result
 from app.deadlines import due_entries
 from app.partitioning import partition_of
 from models.records import (
-    TIMEOUT, CheckType, Order, OrderEvent, OrderState, OrderValidation, ValidationResult,
+    TIMEOUT, CheckType, Order, OrderEvent, OrderState, OrderValidation, StockEvent,
+    ValidationResult,
 )
 from models.state import OrderRecord
 
@@ -100,24 +101,32 @@ def test_a_redelivered_order_is_not_counted_again_in_its_session():
     assert count_order(session, event(order("o0", price=1.0), offset=3), **limits) is None
     # Events of other partitions have marks of their own.
     later, result = count_order(session, event(order("o2", price=600.0), 2, partition=1), **limits)
-    assert (later.total_cents, result, later.applied_up_to) == (210000, FAIL, {0: 7, 1: 2})
+    assert (later.total_cents, result, later.applied_up_to) == (
+        210000, FAIL, {"orders/0": 7, "orders/1": 2})
 
 
 def test_a_new_session_keeps_the_counted_offsets():
     session, _ = count_order(None, event(order(price=1.0), offset=4),
                              limit_cents=200000, gap_ms=HOUR_MS)
     assert assess_fraud(session, 100, 2 * HOUR_MS, limit_cents=200000,
-                        gap_ms=HOUR_MS)[0].applied_up_to == {0: 4}
+                        gap_ms=HOUR_MS)[0].applied_up_to == {"orders/0": 4}
 
 
 # Inventory -----------------------------------------------------------------------------------
 
+def stocked(units: int, offset: int = 0, product: str = "JUMPERS") -> StockEvent:
+    """A stock level as read from `warehouse-inventory` partition 0 at `offset`."""
+    return StockEvent(partition=0, offset=offset, product=product, stock=units)
+
+
 def run_inventory(events, stock):
-    """Apply `events` to one product's record; the record and each event's answer (None when
-    the event was skipped as applied already, "-" when it asks no answer)."""
-    reservations, answers = None, []
+    """Apply a stock level of `stock`, then `events`, to one product's record; the record and
+    each event's answer (None when the event was skipped as applied already, "-" when it asks
+    no answer)."""
+    reservations, _ = apply_product_event(None, stocked(stock))
+    answers = []
     for each in events:
-        applied = apply_order_event(reservations, each, stock)
+        applied = apply_product_event(reservations, each)
         if applied is None:
             answers.append(None)
         else:
@@ -173,7 +182,20 @@ def test_a_redelivered_event_changes_nothing_however_far_it_got():
     assert (answers, reservations.reserved) == ([PASS, "-", None, None], 0)
     # Events of another `orders` partition have marks of their own.
     other = event(order("x", quantity=1), 0, partition=3)
-    assert apply_order_event(reservations, other, 10)[0].applied_up_to == {0: 6, 3: 0}
+    assert apply_product_event(reservations, other)[0].applied_up_to == {
+        "warehouse-inventory/0": 0, "orders/0": 6, "orders/3": 0}
+
+
+def test_stock_levels_and_orders_are_applied_in_the_order_they_come_and_once():
+    reservations, answers = run_inventory([
+        event(order("a", quantity=2), 0),  # stock 1: fails
+        stocked(5, offset=1),
+        event(order("b", quantity=2), 1),  # stock 5: passes
+        stocked(1, offset=0),  # the first level again (a redelivery): skipped
+        event(order("c", quantity=2), 2),
+    ], 1)
+    assert answers == [FAIL, "-", PASS, None, PASS]
+    assert (reservations.stock, reservations.reserved) == (5, 4)
 
 
 # Aggregator ----------------------------------------------------------------------------------
