@@ -1,9 +1,10 @@
 """How every table is made: string keys, and a RocksDB (rocksdict) store inside one memory budget.
 
 Faust opens one RocksDB per table partition, each with a block cache and memtables of its own
-(Faust's defaults add up to ~2.5 GiB per database). Capping each database is not enough: 13 tables
-on 4 partitions are 52 databases, and their memtables only flush when full, so a worker's memory
-grew with every order it kept (a 10-minute soak: 141 MiB to 287 MiB). Here every database of the
+(Faust's defaults add up to ~2.5 GiB per database). Capping each database is not enough: the
+tables on 4 partitions are dozens of databases (52 when there were 13 tables, 24 with the 6 of
+today), and their memtables only flush when full, so a worker's memory grew with every order it
+kept (a 10-minute soak with 13 tables: 141 MiB to 287 MiB). Here every database of the
 worker shares one block cache and one write buffer manager, and TABLE_MEMORY_MB bounds them
 together: a quarter for cached blocks (index and filter blocks included), three quarters for
 memtables. The agents mostly read keys written seconds before, which the memtables still hold.
@@ -51,8 +52,9 @@ class BudgetedOptions(RocksDBOptions):
         memory = shared_memory()
         options.set_write_buffer_manager(memory.write_buffers)
         # The manager counts the arena blocks memtables reserve, RocksDB's default being 1/8 of
-        # the write buffer (512 KiB here). 52 databases reserving that filled the budget while
-        # nearly empty, and it flushed memtables of a few KiB thousands of times a minute.
+        # the write buffer (512 KiB here). 52 databases (13 tables then) reserving that filled the
+        # budget while nearly empty, and it flushed memtables of a few KiB thousands of times a
+        # minute.
         options.set_arena_block_size(ARENA_BLOCK_BYTES)
         blocks = rocksdict.BlockBasedOptions()
         blocks.set_bloom_filter(self.bloom_filter_size, block_based=True)
