@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, NamedTuple
 
 from faust import EventT, TopicT, current_event
 from faust.types import AgentT
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app import metrics, topics
 from app.main import app, settings

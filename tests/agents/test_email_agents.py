@@ -1,6 +1,5 @@
 """The email service's agents under `agent.test_context()` (no SMTP_HOST: emails are recorded)."""
 
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
