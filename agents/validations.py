@@ -114,11 +114,14 @@ def _close(order_id: str) -> None:
 @consumes(topics.orders, Order.from_bytes)
 async def track_orders(order: Order) -> None:
     progress = _load(order.id)
-    if order.state == OrderState.CREATED and progress.order is None:
-        deadline = max(order.event_time_ms, now_ms()) + settings.order_timeout_s * 1000
-        open_orders[order.id] = deadline
-        opened = progress.model_copy(update={"order": order})
-        await _settle(order.id, opened)
+    if order.state == OrderState.CREATED and progress.outcome is None:
+        if order.id not in open_orders:
+            # Also for an order already open: a crash in the middle of a flush can leave its
+            # record in the changelog without its deadline, and it must not stay open forever.
+            deadline = max(order.event_time_ms, now_ms()) + settings.order_timeout_s * 1000
+            open_orders[order.id] = deadline
+        if progress.order is None:
+            await _settle(order.id, progress.model_copy(update={"order": order}))
     elif order.state != OrderState.CREATED and not progress.confirmed:
         # The log has the order's outcome: ours coming back, or one published before a crash
         # that the table lost. Either way it is the one.
@@ -173,6 +176,11 @@ def committed_offset(partition: int) -> int | None:
     """The group's committed offset of an `orders` partition, as this worker knows it."""
     tp = TP(topics.orders.get_topic_name(), partition)
     return app.consumer._committed_offset.get(tp)  # Faust keeps no public copy of it
+
+
+def held_partitions() -> list[int]:
+    """The `orders` partitions whose outcomes are held back now (for `/metrics`)."""
+    return [p for p, end in catching_up.items() if not caught_up(end, committed_offset(p))]
 
 
 def may_publish_now(partition: int) -> bool:

@@ -57,6 +57,12 @@ table_pending_writes = Gauge(
     "sent at the next commit (COMMIT_INTERVAL_S).", registry=registry,
 )
 
+outcomes_held = Gauge(
+    "orders_partitions_held", "`orders` partitions of this worker whose outcomes are held back "
+    "until it has committed the partition up to its end at assignment (agents/validations.py).",
+    registry=registry,
+)
+
 
 def sample(name: str, **labels: str) -> float:
     """The current value of one sample (e.g. `sample("emails_total", outcome="smtp")`), 0 if none."""
@@ -74,13 +80,15 @@ def lag_by_topic(
     return lag
 
 
-def render(lag: Mapping[str, int], table_bytes: Mapping[str, int], pending_writes: int) -> bytes:
-    """The Prometheus text exposition, with the consumer lag, table memory and table writes not
-    flushed yet, just measured."""
+def render(lag: Mapping[str, int], table_bytes: Mapping[str, int], pending_writes: int,
+           partitions_held: int) -> bytes:
+    """The Prometheus text exposition, with the consumer lag, table memory, table writes not
+    flushed yet and partitions whose outcomes are held, just measured."""
     consumer_lag.clear()
     for topic, behind in lag.items():
         consumer_lag.labels(topic).set(behind)
     for part, used in table_bytes.items():
         table_memory.labels(part).set(used)
     table_pending_writes.set(pending_writes)
+    outcomes_held.set(partitions_held)
     return generate_latest(registry)

@@ -52,8 +52,23 @@ class Outputs:
         timestamp: float | None = None,
     ) -> None:
         """Send one record (timestamp in epoch seconds) for an agent; acknowledged by the next
-        `drain`, which raises if it failed."""
-        self._track(await self.send(topic, key, value, partition=partition, timestamp=timestamp))
+        `drain`, which raises if it failed.
+
+        Tracked from the call on, not from when the producer takes the record: a `drain` that
+        begins while this waits for room in the producer's buffer waits for it too (the barrier
+        flushes the table writes its caller made before it).
+        """
+        acknowledged = asyncio.get_running_loop().create_future()
+        self._track(acknowledged)
+        try:
+            ack = await self.send(topic, key, value, partition=partition, timestamp=timestamp)
+        except asyncio.CancelledError:
+            acknowledged.cancel()
+            raise
+        except BaseException as exc:
+            acknowledged.set_exception(exc)
+            raise
+        ack.add_done_callback(lambda done: _copy_outcome(done, acknowledged))
 
     async def send(
         self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
@@ -87,9 +102,10 @@ class Outputs:
 
     async def drain(self) -> None:
         """Send every waiting batch and wait until the broker acknowledged every record sent so
-        far; raise the first failure (once)."""
+        far (not those sent meanwhile: under load there always are some); raise the first
+        failure (once)."""
         await self.flush()
-        while self._unfinished:
+        if self._unfinished:
             await asyncio.wait(list(self._unfinished))
         failure, self._failure = self._failure, None
         if failure is not None:
@@ -141,3 +157,14 @@ class Outputs:
     def _start_flush(self) -> None:
         self._timer = None
         self._track(asyncio.ensure_future(self.flush()))
+
+
+def _copy_outcome(source: asyncio.Future, target: asyncio.Future) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())

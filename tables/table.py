@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import ItemsView, KeysView, ValuesView
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Awaitable, Callable, Iterator, NamedTuple
 
 import faust
 import rocksdict
@@ -270,28 +270,37 @@ def _event_partition() -> int:
     return event.message.partition
 
 
-async def flush_tables(tables: list[Table], send: Callable[..., Any]) -> int:
-    """The commit barrier's table part: send every table's writes since the last flush to their
-    changelogs, wait until the broker has all of them, then write them to the local stores.
+async def flush_tables(
+    tables: list[Table], send: Callable[..., Any],
+    before_sending: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """The commit barrier's table part: take every table's writes since the last flush, await
+    `before_sending()` (the barrier waits there for the outputs of those writes), send them to
+    their changelogs, wait until the broker has all of them, then write them to the local stores.
 
     `send(topic, key=, value=, partition=)` is aiokafka's `AIOKafkaProducer.send`. Returns the
-    number of records sent. If a send fails, the writes go back into the overlays and the error
-    propagates, so no offset is committed past them.
+    number of records sent. If anything fails, the writes go back into the overlays and the
+    error propagates, so no offset is committed past them.
     """
     # One flush of a table at a time (the barrier, a write-through flush); always in name order.
     locks = [table.flush_lock() for table in sorted(tables, key=lambda table: table.name)]
     for lock in locks:
         await lock.acquire()
     try:
-        return await _flush(tables, send)
+        return await _flush(tables, send, before_sending)
     finally:
         for lock in locks:
             lock.release()
 
 
-async def _flush(tables: list[Table], send: Callable[..., Any]) -> int:
+async def _flush(
+    tables: list[Table], send: Callable[..., Any],
+    before_sending: Callable[[], Awaitable[None]] | None,
+) -> int:
     taken = [(table, table.take_pending()) for table in tables]
     try:
+        if before_sending is not None:
+            await before_sending()
         acks = []
         for table, records in taken:
             topic = table.changelog_topic.get_topic_name()

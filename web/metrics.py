@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faust import web
 
+from agents.validations import held_partitions
 from app import metrics, topics
 from app.main import app
 from tables.store import shared_memory
@@ -24,5 +25,6 @@ class MetricsView(web.View):
         pending = sum(table.pending_writes() for table in self.app.tables.values()
                       if isinstance(table, Table))
         return self.bytes(
-            metrics.render(lag, table_bytes, pending), content_type="text/plain; version=0.0.4"
+            metrics.render(lag, table_bytes, pending, len(held_partitions())),
+            content_type="text/plain; version=0.0.4"
         )

@@ -14,6 +14,7 @@ from models.records import (
 )
 from tables.fraud import fraud_sessions
 from tables.inventory import stock_reservations
+from tables.orders import order_states
 from tables.table import drop_pending, flush_tables
 from tables.validations import open_orders
 from tests.agents.conftest import batch
@@ -163,6 +164,23 @@ async def test_a_deadline_fails_an_incomplete_order_with_timeout_once(sent, monk
     ]
 
 
+async def test_a_deadline_lost_by_a_crash_in_the_middle_of_a_flush_comes_back_with_the_order(
+    sent, monkeypatch
+):
+    # The order's record reached its changelog, its deadline did not.
+    async with track_orders.test_context() as orders:
+        await orders.put(key=b"a7", value=order("a7").to_bytes())
+        await crash_after_the_flush(order_states)
+        await crash_before_the_flush(open_orders)
+        assert "a7" not in open_orders
+        await orders.put(key=b"a7", value=order("a7").to_bytes())  # redelivered
+    later = now_ms() + settings.order_timeout_s * 1000
+    monkeypatch.setattr(validations, "now_ms", lambda: later)
+    async with expire_orders.test_context() as deadlines:
+        await deadlines.put(key=b"a7", value=b"")
+    assert [(o["state"], o["reason"]) for o in sent.values("orders")] == [("FAILED", "TIMEOUT")]
+
+
 async def test_an_outcome_not_seen_on_orders_by_its_deadline_is_published_again(sent, monkeypatch):
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a4", value=order("a4").to_bytes())
@@ -218,8 +236,10 @@ async def test_outcomes_are_held_back_until_the_assigned_partition_has_caught_up
             validation("a6", CheckType.FRAUD_CHECK, ValidationResult.FAIL)), partition=partition)
     assert sent.values("orders") == []  # decided, but not published yet
     assert open_orders["a6"] <= now_ms() + validations.HOLD_RETRY_MS  # the timer will try again
+    assert validations.held_partitions() == [partition]
 
     committed[partition] = 10  # caught up
+    assert validations.held_partitions() == []
     async with expire_orders.test_context() as deadlines:
         soon = now_ms() + validations.HOLD_RETRY_MS
         monkeypatch.setattr(validations, "now_ms", lambda: soon)

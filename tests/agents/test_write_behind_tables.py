@@ -108,6 +108,69 @@ async def test_writes_during_a_flush_are_read_first_and_go_in_the_next_flush():
     assert [value for _, k, value, _ in broker.records if k == key.encode()] == [b"30", b"31"]
 
 
+async def test_a_write_made_while_the_barrier_drains_the_outputs_waits_for_the_next_flush():
+    # Its output may still be batched: flushed now, a crash would leave the changelog saying it
+    # was done while the output was lost.
+    [key] = keys()
+    broker = Broker()
+    open_orders.set_in(1, key, 1)
+
+    async def drain_outputs():
+        open_orders.set_in(1, key, 2)  # an agent's write while the barrier waits
+
+    assert await flush_tables([open_orders], broker.send, drain_outputs) == 1
+    assert broker.records[-1][2] == b"1"
+    assert open_orders[key] == 2
+    await flush_tables([open_orders], broker.send)
+    assert broker.records[-1][2] == b"2"
+
+
+def outputs_with_producer(monkeypatch, send) -> Outputs:
+    outputs = Outputs(app, linger_ms=20, max_items=500)
+    monkeypatch.setattr(outputs, "_send", send)
+    return outputs
+
+
+async def test_a_drain_waits_for_a_publish_that_waits_for_room_in_the_producer(monkeypatch):
+    from app import topics
+
+    room, acks = asyncio.Event(), []
+
+    async def send(topic, key, value, partition, timestamp_ms):
+        await room.wait()
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    outputs = outputs_with_producer(monkeypatch, send)
+    publishing = asyncio.ensure_future(outputs.publish(topics.emails, "k", b"v"))
+    await asyncio.sleep(0)
+    draining = asyncio.ensure_future(outputs.drain())
+    room.set()
+    await publishing
+    await asyncio.sleep(0.01)
+    assert not draining.done()  # sent, not acknowledged
+    acks[0].set_result(None)
+    await asyncio.wait_for(draining, 1)
+
+
+async def test_a_drain_does_not_wait_for_what_is_sent_after_it_began(monkeypatch):
+    from app import topics
+
+    acks = []
+
+    async def send(topic, key, value, partition, timestamp_ms):
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    outputs = outputs_with_producer(monkeypatch, send)
+    await outputs.publish(topics.emails, "k1", b"v")
+    draining = asyncio.ensure_future(outputs.drain())
+    await asyncio.sleep(0)
+    await outputs.publish(topics.emails, "k2", b"v")  # never acknowledged in this test
+    acks[0].set_result(None)
+    await asyncio.wait_for(draining, 1)
+
+
 async def test_a_failed_flush_keeps_its_writes_for_the_next_one_under_newer_writes():
     old, both = keys(2)
     broker = Broker()

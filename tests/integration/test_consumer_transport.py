@@ -3,13 +3,14 @@ the real broker: what aiokafka 0.14 does, and what the app's transport does inst
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.transport import ConsumerThread, seek_to_committed_or_beginning
+from app.transport import ConsumerThread, seek_to_committed_or_beginning, wait_for_topics_in_metadata
 
 
 class FlowingConsumer:
@@ -87,3 +88,37 @@ async def test_a_fetch_for_no_partitions_gets_no_records(two_partitions):
     assert await consumer.position(stream) == 0
     only_stream = await fetcher._fetch_records(consumer, {stream}, timeout=5)
     assert set(only_stream) == {stream}
+
+
+async def test_a_topic_created_after_the_consumer_subscribed_is_waited_for_in_its_metadata(kafka):
+    # aiokafka would next ask for metadata after `metadata_max_age_ms` (5 minutes), and until
+    # then a group leader would assign the topic to no one.
+    topic = f"late-{uuid.uuid4().hex[:8]}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=f"group-{topic}")
+    await consumer.start()
+    try:
+        consumer.subscribe([topic])
+        waiting = asyncio.ensure_future(wait_for_topics_in_metadata(consumer, [topic], timeout_s=60))
+        await asyncio.sleep(1)
+        assert not waiting.done()
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, 3, 1)])
+        finally:
+            await admin.close()
+        assert await asyncio.wait_for(waiting, 30) == []
+        assert len(consumer._client.cluster.partitions_for_topic(topic)) == 3
+    finally:
+        await consumer.stop()
+
+
+async def test_a_topic_that_never_comes_is_named_after_the_wait(kafka):
+    topic = f"never-{uuid.uuid4().hex[:8]}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap)
+    await consumer.start()
+    try:
+        consumer.subscribe([topic])
+        assert await wait_for_topics_in_metadata(consumer, [topic], timeout_s=1) == [topic]
+    finally:
+        await consumer.stop()

@@ -23,6 +23,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from app.settings import Settings
+from app.trace import trace_order
 from tests.integration.api import inventory, new_product, pay, put_customer, set_stock
 from tests.integration.conftest import eventually, eventually_nothing_wrong, unique
 
@@ -41,6 +43,25 @@ async def pending_writes(http, url: str) -> float:
     async with http.get(f"{url}/metrics") as response:
         [value] = re.findall(r"^table_pending_writes (\S+)$", await response.text(), re.MULTILINE)
     return float(value)
+
+
+async def explain_undecided(app, http, workers) -> str:
+    """Why orders have no outcome on `orders`: the trace of a few, and what each worker reports."""
+    states = defaultdict(set)
+    for key, value in await app.read_topic("orders"):
+        states[key.decode()].add(json.loads(value)["state"])
+    undecided = sorted(order_id for order_id, seen in states.items() if seen == {"CREATED"})
+    lines = [f"{len(undecided)} orders have no outcome: {undecided[:10]}"]
+    settings = Settings(kafka_bootstrap=app.kafka.bootstrap, topic_prefix=app.topic_prefix)
+    for order_id in undecided[:3]:
+        lines += [f"trace of {order_id}:", *await trace_order(settings, order_id)]
+    for worker in workers:
+        async with http.get(f"{worker.url}/metrics") as response:
+            text = await response.text()
+        lines += [f"{worker.url}: " + "; ".join(re.findall(
+            r"^((?:consumer_lag|orders_partitions_held|table_pending_writes)\S* \S+)$",
+            text, re.MULTILINE))]
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("commit_interval_s", [None, 20], ids=["default-commits", "write-behind-window"])
@@ -110,7 +131,10 @@ async def test_a_worker_killed_under_load_loses_nothing_and_doubles_nothing(
         undecided = [i for i, e in events.items() if all(o["state"] == "CREATED" for o in e)]
         return None if undecided else events
 
-    events = await eventually(events_by_order, timeout=120, interval=1)
+    try:
+        events = await eventually(events_by_order, timeout=120, interval=1)
+    except AssertionError:
+        raise AssertionError(await explain_undecided(app, http, (steady, victim))) from None
     assert set(accepted) <= set(events)
     terminal = {}
     for order_id, history in events.items():

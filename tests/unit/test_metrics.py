@@ -11,10 +11,11 @@ def test_lag_sums_the_uncommitted_records_of_each_topics_assigned_partitions():
     assert metrics.lag_by_topic(assigned, ends, committed) == {"orders": 6, "payments": 3}
 
 
-def test_the_exposition_has_the_lag_table_memory_and_pending_writes_and_no_stale_topics():
-    metrics.render({"orders": 6, "payments": 3}, {"block_cache": 1, "memtables": 1}, 9)
-    text = metrics.render({"orders": 2}, {"block_cache": 1024, "memtables": 2048}, 17).decode()
+def test_the_exposition_has_the_lag_table_memory_pending_writes_held_partitions_and_no_stale_topics():
+    metrics.render({"orders": 6, "payments": 3}, {"block_cache": 1, "memtables": 1}, 9, 1)
+    text = metrics.render({"orders": 2}, {"block_cache": 1024, "memtables": 2048}, 17, 3).decode()
     assert "table_pending_writes 17.0" in text
+    assert "orders_partitions_held 3.0" in text
     assert 'consumer_lag{topic="orders"} 2.0' in text
     assert 'table_memory_bytes{part="block_cache"} 1024.0' in text
     assert 'table_memory_bytes{part="memtables"} 2048.0' in text
