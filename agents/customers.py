@@ -7,7 +7,7 @@ Keeps: customer_records (customer id -> Customer).
 from __future__ import annotations
 
 from app import topics
-from app.streams import Rejected, consumes
+from app.framework.streams import Rejected, consumes
 from models.records import Customer
 from tables.customers import customer_records
 

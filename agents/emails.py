@@ -25,7 +25,7 @@ from typing import Callable
 
 from app import metrics, smtp, topics
 from app.main import app, settings
-from app.streams import consumes, partition_for
+from app.framework.streams import consumes, partition_for
 from models.records import Customer, Email, Order, OrderState, PaidOrder, Payment, utc_now
 from models.state import EmailJoin, OrderRecord
 from tables.customers import customer_records

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from app import topics
 from app.main import settings
-from app.streams import consumes, report_validation
+from app.framework.streams import consumes, report_validation
 from models.records import CheckType, Order, OrderEvent, OrderState, ValidationResult
 from models.state import FraudSession
 from tables.fraud import fraud_sessions

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from app import topics
 from app.main import app
-from app.streams import consumes, current_source, report_validation
+from app.framework.streams import consumes, current_source, report_validation
 from models.records import CheckType, OrderEvent, OrderState, StockEvent, ValidationResult
 from models.state import StockReservations
 from tables.inventory import stock_reservations

@@ -8,7 +8,7 @@ Keeps: nothing (a redelivered order gets the same answer; the aggregator keeps t
 from __future__ import annotations
 
 from app import topics
-from app.streams import consumes, current_partition, report_validation
+from app.framework.streams import consumes, current_partition, report_validation
 from models.records import CheckType, Order, OrderState, ValidationResult
 
 

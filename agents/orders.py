@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from app import metrics, topics
 from app.main import app
-from app.streams import consumes, current_partition, current_source, partition_for
+from app.framework.streams import consumes, current_partition, current_source, partition_for
 from models.records import Order, OrderEvent, OrderState, PlaceOrder
 from models.state import OrderRecord
 from tables.orders import order_states

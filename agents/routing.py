@@ -16,7 +16,7 @@ import logging
 
 from app import metrics, topics
 from app.main import app
-from app.streams import consumes
+from app.framework.streams import consumes
 from models.records import Customer, Order, OrderEnriched, OrderEvent
 from tables.customers import customer_records
 

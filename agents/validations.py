@@ -34,7 +34,7 @@ from faust.types import TP
 from app import metrics, topics
 from app.main import app, settings
 from app.deadlines import DeadlineAnnouncer
-from app.streams import consumes, current_partition
+from app.framework.streams import consumes, current_partition
 from models.records import TIMEOUT, CheckType, Order, OrderState, OrderValidation, ValidationResult
 from models.state import OrderRecord
 from tables.orders import order_states

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import faust
 
-from app.versions import check_versions
+from app.framework.versions import check_versions
 
 check_versions()  # before anything below patches or subclasses Faust and aiokafka
 
-from app import metadata_backoff  # noqa: E402
-from app.outputs import Outputs  # noqa: E402
+from app.framework import metadata_backoff  # noqa: E402
+from app.framework.outputs import Outputs  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.transport import Transport  # noqa: E402
+from app.framework.transport import Transport  # noqa: E402
 
 settings = Settings.from_env()
 metadata_backoff.install()
@@ -24,11 +24,11 @@ class OrdersApp(faust.App):
     def __init__(self, settings: Settings, *args, **kwargs) -> None:
         self.settings = settings
         super().__init__(*args, **kwargs)
-        #: What agents send (app/outputs.py); drained by the commit barrier.
+        #: What agents send (app/framework/outputs.py); drained by the commit barrier.
         self.outputs = Outputs(self, settings.batch_linger_ms, settings.batch_max_items)
 
     def _new_transport(self) -> Transport:
-        # Faust's aiokafka driver with batched fetches (app/transport.py).
+        # Faust's aiokafka driver with batched fetches (app/framework/transport.py).
         return Transport(self.conf.broker_consumer, self)
 
     async def on_first_start(self) -> None:
@@ -47,14 +47,14 @@ app = OrdersApp(
     autodiscover=["agents", "web", "app.commands"],
     origin="app",
     datadir=str(settings.worker_dir),
-    # Faust's RocksDB store inside one memory budget (tables/store.py).
+    # Faust's RocksDB store inside one memory budget (app/framework/store.py).
     store="budgeted-rocksdb://",
     # Raw keys and values, and long-poll waiters woken by table writes.
-    Table="tables.table:Table",
-    # No terminal spinner: it turns on every library's debug logging (app/worker.py).
-    Worker="app.worker:Worker",
-    # Faust's Monitor without its per-event bookkeeping (app/monitor.py).
-    Monitor="app.monitor:Monitor",
+    Table="app.framework.table:Table",
+    # No terminal spinner: it turns on every library's debug logging (app/framework/worker.py).
+    Worker="app.framework.worker:Worker",
+    # Faust's Monitor without its per-event bookkeeping (app/framework/monitor.py).
+    Monitor="app.framework.monitor:Monitor",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
     # Values are our own JSON records; agents decode them (undecodable ones go to dead letters).

@@ -37,15 +37,15 @@ class Settings:
     app_id: str = "orders"
     #: Prepended to every topic name the app declares (isolates test runs on one cluster).
     topic_prefix: str = ""
-    #: RocksDB memory of all the worker's tables together (tables/store.py). 16 MiB completed as
+    #: RocksDB memory of all the worker's tables together (app/framework/store.py). 16 MiB completed as
     #: many orders/s as 32 and kept a soak's RSS growth under 10% (BENCHMARKS.md).
     table_memory_mb: int = 16
-    #: A worker's fetch waits for this many bytes, or CONSUMER_FETCH_MAX_WAIT_MS (app/transport.py).
+    #: A worker's fetch waits for this many bytes, or CONSUMER_FETCH_MAX_WAIT_MS (app/framework/transport.py).
     consumer_fetch_min_bytes: int = 64 * 1024
     #: The longest a fetch waits for CONSUMER_FETCH_MIN_BYTES: the latency it may add, per hop.
     consumer_fetch_max_wait_ms: int = 10
     #: Items for an internal topic wait this long for others to travel in one record with them
-    #: (app/outputs.py): the latency a hop may add, and what makes hops cheap under load.
+    #: (app/framework/outputs.py): the latency a hop may add, and what makes hops cheap under load.
     batch_linger_ms: int = 20
     #: An internal topic's batch is sent once it holds this many items.
     batch_max_items: int = 500

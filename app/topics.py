@@ -11,7 +11,7 @@ One worker owns partition p of every topic, so it holds all the state of the key
 Internal topics between this app's services (`order-validations`, `orders-by-customer`,
 `orders-by-product`, `payments-by-order`, `paid-orders-by-customer`) carry batches: each record
 is a JSON array of items, all of one partition, sent to that partition without a key
-(app/outputs.py). Every other topic carries one record per event, keyed.
+(app/framework/outputs.py). Every other topic carries one record per event, keyed.
 Nobody else calls `app.topic()`.
 """
 

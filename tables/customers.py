@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.records import Customer
-from tables.store import table
+from app.framework.store import table
 
 #: The latest Customer per customer id. Written through: the email and routing services read it
 #: beside their own input, and after a crash the next owner replays that input in whatever order

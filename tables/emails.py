@@ -4,7 +4,7 @@ matches (`paid-orders-by-customer`), so an order's entry sits with its customer.
 from __future__ import annotations
 
 from models.records import Email
-from tables.store import table
+from app.framework.store import table
 
 #: The Email of each order whose email went out (or was recorded), so none goes out twice.
 #: Written through: after a crash, the worker that takes the customer over must find the emails

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.state import FraudSession
-from tables.store import table
+from app.framework.store import table
 
 #: The current FraudSession of each customer, with the `orders` offsets it has counted.
 fraud_sessions = table("fraud_sessions", model=FraudSession)

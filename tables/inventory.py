@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from models.state import StockReservations
-from tables.store import table
+from app.framework.store import table
 
 #: Each product's stock level and what it holds for orders, with the offsets it has applied.
 stock_reservations = table("stock_reservations", model=StockReservations)

@@ -4,7 +4,7 @@ id (co-partitioned with `orders`)."""
 from __future__ import annotations
 
 from models.state import OrderRecord
-from tables.store import table
+from app.framework.store import table
 
 #: Everything the order-keyed services know of each order: who placed it, its latest event (the
 #: query side), its validation results and outcome, its email join.

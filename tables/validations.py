@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tables.store import table
+from app.framework.store import table
 
 #: Orders whose outcome has not been seen on `orders` yet -> their deadline (epoch ms). Most
 #: orders are decided within one commit, and an entry set and deleted between two commits never

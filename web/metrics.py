@@ -7,8 +7,8 @@ from faust import web
 from agents.validations import held_partitions
 from app import metrics, topics
 from app.main import app
-from tables.store import shared_memory
-from tables.table import Table
+from app.framework.store import shared_memory
+from app.framework.table import Table
 
 INPUT_TOPICS = frozenset(topic.get_topic_name() for topic in topics.INPUTS)
 

@@ -1,4 +1,4 @@
-"""The agent shell (`app.streams.consumes`): what cannot be decoded or processed goes to the
+"""The agent shell (`app.framework.streams.consumes`): what cannot be decoded or processed goes to the
 topic's dead letters, once, with its source in headers, and the agent goes on."""
 
 import json

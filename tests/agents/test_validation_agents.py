@@ -15,7 +15,7 @@ from models.records import (
 from tables.fraud import fraud_sessions
 from tables.inventory import stock_reservations
 from tables.orders import order_states
-from tables.table import drop_pending, flush_tables
+from app.framework.table import drop_pending, flush_tables
 from tables.validations import open_orders
 from tests.agents.conftest import batch
 

@@ -6,11 +6,11 @@ import uuid
 import pytest
 
 from app.main import app
-from app.outputs import Outputs
+from app.framework.outputs import Outputs
 from models.state import OrderRecord
 from tables.validations import open_orders
 from tables.orders import order_states
-from tables.table import drop_pending, flush_tables
+from app.framework.table import drop_pending, flush_tables
 
 
 class Broker:
@@ -65,7 +65,7 @@ async def test_a_deleted_key_is_gone_at_once_and_flushed_as_a_tombstone():
     await flush_tables([open_orders], broker.send)
     assert key in open_orders.data
 
-    from tables.table import DELETED
+    from app.framework.table import DELETED
     open_orders.set_in(0, key, DELETED)
     assert key not in open_orders and open_orders.get(key) is None
     assert key not in list(open_orders)
@@ -211,7 +211,7 @@ async def test_a_record_table_keeps_records_and_encodes_each_once_per_flush():
 async def test_a_key_set_and_deleted_between_two_flushes_costs_no_record():
     [key] = keys()
     broker = Broker()
-    from tables.table import DELETED
+    from app.framework.table import DELETED
     open_orders.set_in(1, key, 5)
     open_orders.set_in(1, key, DELETED)
     assert await flush_tables([open_orders], broker.send) == 0

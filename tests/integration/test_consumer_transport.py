@@ -1,4 +1,4 @@
-"""How the worker's consumer hands records over around a rebalance (app/transport.py), against
+"""How the worker's consumer hands records over around a rebalance (app/framework/transport.py), against
 the real broker: what aiokafka 0.14 does, and what the app's transport does instead."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.transport import ConsumerThread, seek_to_committed_or_beginning, wait_for_topics_in_metadata
+from app.framework.transport import ConsumerThread, seek_to_committed_or_beginning, wait_for_topics_in_metadata
 
 
 class FlowingConsumer:

@@ -3,7 +3,7 @@ import time
 
 from aiokafka.client import AIOKafkaClient
 
-from app import metadata_backoff
+from app.framework import metadata_backoff
 from app.broker import free_port
 
 

@@ -2,7 +2,7 @@ import rocksdict
 from faust.stores import STORES
 
 from app.main import settings
-from tables.store import MIB, BudgetedOptions, BudgetedStore, shared_memory, store_options
+from app.framework.store import MIB, BudgetedOptions, BudgetedStore, shared_memory, store_options
 
 
 def test_the_store_url_of_the_app_resolves_to_the_budgeted_store():

@@ -1,4 +1,4 @@
-"""The worker's consumer batches its fetches (app/transport.py); Faust alone asks for 1 byte."""
+"""The worker's consumer batches its fetches (app/framework/transport.py); Faust alone asks for 1 byte."""
 
 from app.main import app
 

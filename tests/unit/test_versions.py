@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from app.versions import PINNED, UnsupportedVersions, check_versions
+from app.framework.versions import PINNED, UnsupportedVersions, check_versions
 
 
 def test_the_pins_checked_at_start_are_the_pins_installed():

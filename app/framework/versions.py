@@ -1,8 +1,7 @@
 """The worker runs only on the faust-streaming and aiokafka it was tested with.
 
-This app overrides parts of both that are not public API (the consumer's fetch, seek and commit
-path in app/transport.py, aiokafka's metadata update in app/metadata_backoff.py, the store and the
-table in tables/, the Monitor and the Worker). On other versions those overrides can do the wrong
+This app overrides parts of both that are not public API (every override is in this package,
+`app/framework/`, listed in its `__init__`). On other versions those overrides can do the wrong
 thing without an error, so a worker on them refuses to start. Moving to a new version means
 running the broker tests on it and changing the pins here and in pyproject.toml together.
 """

@@ -12,7 +12,7 @@ Python murmur2 per record where the partition is known):
   reader had input waiting sent batches of one item: Faust hands a reader one record at a time,
   so its queue is nearly always empty while the backlog waits in the consumer's fetches.)
 
-Nothing is acknowledged on the spot: `drain`, called by the commit barrier (`app/transport.py`),
+Nothing is acknowledged on the spot: `drain`, called by the commit barrier (`app/framework/transport.py`),
 sends what is batched and waits for every acknowledgement before offsets are committed, and
 raises if any send failed, so no offset is committed past a lost record.
 """
@@ -26,7 +26,7 @@ from typing import Any
 from faust import TopicT
 
 from models.records import encode_batch
-from tables.table import flush_tables
+from app.framework.table import flush_tables
 
 log = logging.getLogger(__name__)
 

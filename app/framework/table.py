@@ -2,7 +2,7 @@
 
 **Write-behind.** Faust sends one changelog record for every `table[key] = value` and writes the
 local store at once. Here a write lands in an in-memory overlay of the key's partition, and the
-commit barrier (`app/transport.py`) sends one changelog record per key changed since the last
+commit barrier (`app/framework/transport.py`) sends one changelog record per key changed since the last
 commit, waits until the broker has them all, then writes them to the local store and only then
 lets the consumer commit its offsets. So:
 - a key written many times between two commits costs one changelog record;

@@ -2,9 +2,9 @@
 barrier of the write-behind tables, subscribed topics awaited in the metadata, and two holes in
 how Faust and aiokafka hand records over during a rebalance closed.
 
-**The commit barrier.** Tables are written behind (`tables/table.py`). Before the consumer commits
+**The commit barrier.** Tables are written behind (`app/framework/table.py`). Before the consumer commits
 offsets, the barrier takes each table's writes since the last commit, sends what the agents
-batched (app/outputs.py), waits until the broker has every record the agents sent, then sends
+batched (app/framework/outputs.py), waits until the broker has every record the agents sent, then sends
 the writes it took to the changelogs and waits until the broker has them too, then writes them to
 the local stores; only then are offsets committed. So a committed offset always has its outputs
 and its state changes on the broker, and a table's changelog never runs ahead of the outputs of
@@ -65,7 +65,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from app.settings import Settings
-from tables.table import Table, drop_pending, flush_tables
+from app.framework.table import Table, drop_pending, flush_tables
 
 
 log = logging.getLogger(__name__)

@@ -80,7 +80,7 @@ STORES.aliases["budgeted-rocksdb"] = f"{__name__}:BudgetedStore"
 def table(name: str, *, value_type: type | None = None, model: type[Record] | None = None,
           write_through: bool = False) -> TableT:
     """A table keyed by order id, product or customer id, as the topic that feeds it; its values
-    are `value_type` (str, bytes, int) or records of `model` (tables/table.py)."""
+    are `value_type` (str, bytes, int) or records of `model` (app/framework/table.py)."""
     return app.Table(name, key_type=str, value_type=value_type, model=model,
                      write_through=write_through, options=store_options())
 
