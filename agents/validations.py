@@ -231,4 +231,4 @@ async def _look_up_ends(partitions: list[TP], assignment: int) -> None:
         catching_up.update({tp.partition: end for tp, end in ends.items()})
 
 
-app.on_partitions_assigned.connect(hold_outcomes_until_caught_up)
+app.connect("on_partitions_assigned", hold_outcomes_until_caught_up)

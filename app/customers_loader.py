@@ -83,7 +83,7 @@ async def load_customers(database: Path, settings: Settings) -> LoadReport:
                 log.warning("customer row %s skipped: %s", row["id"], error)
                 continue
             await producer.send(
-                topics.customers.get_topic_name(), key=str(customer.id).encode(),
+                topics.customers.name_in(settings), key=str(customer.id).encode(),
                 value=customer.to_bytes(),
             )
             published += 1
@@ -91,7 +91,7 @@ async def load_customers(database: Path, settings: Settings) -> LoadReport:
         await producer.flush()  # every row acknowledged before the checkpoint moves past it
         if rows:
             await producer.send_and_wait(
-                topics.customer_loader_checkpoints.get_topic_name(), key=source.encode(),
+                topics.customer_loader_checkpoints.name_in(settings), key=source.encode(),
                 value=json.dumps({"updatedAt": checkpoint.updated_at, "id": checkpoint.id}).encode(),
             )
     finally:
@@ -100,7 +100,7 @@ async def load_customers(database: Path, settings: Settings) -> LoadReport:
 
 
 async def read_checkpoint(source: str, settings: Settings) -> Checkpoint:
-    partition = TopicPartition(topics.customer_loader_checkpoints.get_topic_name(), 0)
+    partition = TopicPartition(topics.customer_loader_checkpoints.name_in(settings), 0)
     records = await read_partitions(settings.bootstrap_servers, [partition])
     mine = [record for record in records if record.key == source.encode()]
     if not mine:

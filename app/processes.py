@@ -74,11 +74,14 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         level = self.environment.get("LOG_LEVEL", "info")
-        self.process = subprocess.Popen(
-            faust_command("worker", "-l", level, "-f", str(self.log_file)),
-            env=self.environment, cwd=self.cwd, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
-        )
+        # stderr into the log too: what fails before logging is set up, and the task stacks
+        # a worker prints on SIGUSR1 (`kill -USR1 <pid>`, mode's "cry").
+        with open(self.log_file, "ab") as stderr:
+            self.process = subprocess.Popen(
+                faust_command("worker", "-l", level, "-f", str(self.log_file)),
+                env=self.environment, cwd=self.cwd, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=die_with_parent,
+            )
         return self
 
     def health(self) -> tuple[int, dict] | None:

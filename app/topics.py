@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faust import TopicT
 
+from app.framework.handle import TopicHandle
 from app.main import app, settings
 from models.records import CUSTOMER_LEVELS
 
@@ -30,14 +30,14 @@ from models.records import CUSTOMER_LEVELS
 COMPACTED = {"cleanup.policy": "compact"}
 
 
-def _topic(name: str, *, partitions: int | None = None, config: dict | None = None) -> TopicT:
-    return app.topic(
-        settings.topic_prefix + name,
+def _topic(name: str, *, partitions: int | None = None, config: dict | None = None) -> TopicHandle:
+    return app.make(TopicHandle(name), lambda built: built.topic(
+        built.settings.topic_prefix + name,
         key_type=bytes,
         value_type=bytes,
-        partitions=partitions or settings.topic_partitions,
+        partitions=partitions or built.settings.topic_partitions,
         config=config,
-    )
+    ))
 
 
 #: Commands to place an order, written by `POST /v1/orders`; the Orders service accepts each
@@ -80,14 +80,9 @@ INPUTS = [
     paid_orders_by_customer,
 ]
 
-#: Each input topic's `<topic>-dead-letters`: its records that could not be decoded or processed
+#: Each input topic's `<topic>-dead-letters`, by the input's base name: its records that could not be decoded or processed
 #: (original key and bytes; error and source offset in headers).
-DEAD_LETTERS = {
-    topic.get_topic_name(): _topic(
-        f"{topic.get_topic_name().removeprefix(settings.topic_prefix)}-dead-letters"
-    )
-    for topic in INPUTS
-}
+DEAD_LETTERS = {topic.base_name: _topic(f"{topic.base_name}-dead-letters") for topic in INPUTS}
 
 #: Every topic the app owns, created before a worker subscribes.
 ALL = [

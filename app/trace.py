@@ -83,8 +83,7 @@ def order_entries(topic: str, key: bytes | None, value: bytes, order_id: str) ->
 
 async def trace_order(settings: Settings, order_id: str) -> list[str]:
     partition = partition_of(order_id, settings.topic_partitions)
-    names = {topic.get_topic_name(): topic.get_topic_name().removeprefix(settings.topic_prefix)
-             for topic in ORDER_TOPICS}
+    names = {topic.name_in(settings): topic.base_name for topic in ORDER_TOPICS}
     records = await read_partitions(
         settings.bootstrap_servers, [TopicPartition(name, partition) for name in names]
     )

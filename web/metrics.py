@@ -10,14 +10,14 @@ from app.main import app
 from app.framework.store import shared_memory
 from app.framework.table import Table
 
-INPUT_TOPICS = frozenset(topic.get_topic_name() for topic in topics.INPUTS)
 
 
 @app.page("/metrics")
 class MetricsView(web.View):
     async def get(self, request: web.Request) -> web.Response:
         monitor = self.app.monitor
-        assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in INPUT_TOPICS]
+        inputs = {topic.get_topic_name() for topic in topics.INPUTS}
+        assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in inputs]
         lag = metrics.lag_by_topic(assigned, monitor.tp_end_offsets, monitor.tp_committed_offsets)
         memory = shared_memory()
         table_bytes = {"block_cache": memory.block_cache.get_usage(),

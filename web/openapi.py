@@ -58,11 +58,14 @@ def _field_schema(model: type[BaseModel], field: str) -> dict:
     return model.model_json_schema(by_alias=True)["properties"][field]
 
 
-TIMEOUT = {
-    "name": "timeout", "in": "query", "required": False,
-    "description": f"How long to wait, in milliseconds (default {settings.http_default_timeout_ms}).",
-    "schema": {"type": "integer", "minimum": 0, "maximum": settings.http_max_timeout_ms},
-}
+def _timeout() -> dict:
+    return {
+        "name": "timeout", "in": "query", "required": False,
+        "description": f"How long to wait, in milliseconds (default {settings.http_default_timeout_ms}).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": settings.http_max_timeout_ms},
+    }
+
+
 MALFORMED = _answer("A malformed body, path or query parameter: `details` says what is wrong.")
 TOO_LARGE = _answer("The body is larger than MAX_BODY_BYTES.")
 NO_OWNER = _answer("No worker owns the key, or its owner did not answer in time.")
@@ -76,12 +79,12 @@ def _put_and_get(
     """A resource written with PUT (through a topic) and read with GET (from its owner)."""
     return {
         "put": {
-            "summary": put, "parameters": [parameter, TIMEOUT], "requestBody": _body(body),
+            "summary": put, "parameters": [parameter, _timeout()], "requestBody": _body(body),
             "responses": {"200": _answer("Stored.", stored),
                           "400": MALFORMED, "413": TOO_LARGE, "504": TIMED_OUT},
         },
         "get": {
-            "summary": get, "parameters": [parameter, TIMEOUT],
+            "summary": get, "parameters": [parameter, _timeout()],
             "responses": {"200": _answer("Found.", found), "400": MALFORMED, "503": NO_OWNER,
                           **({"404": missing} if missing else {})},
         },
@@ -101,14 +104,14 @@ def openapi_document() -> dict:
         "customer_id", {"type": "string", "pattern": r"^0*[1-9][0-9]{0,17}$"}
     )
     order_query = {
-        "parameters": [order_id, TIMEOUT],
+        "parameters": [order_id, _timeout()],
         "responses": {"200": _answer("The order.", Order), "400": MALFORMED,
                       "503": NO_OWNER, "504": TIMED_OUT},
     }
     paths = {
         "/v1/orders": {"post": {
             "summary": "Place an order (once per id).",
-            "parameters": [TIMEOUT], "requestBody": _body(NewOrder),
+            "parameters": [_timeout()], "requestBody": _body(NewOrder),
             "responses": {"201": _answer("Placed.", Order), "400": MALFORMED,
                           "409": _answer("The id is taken."), "413": TOO_LARGE,
                           "503": NO_OWNER, "504": TIMED_OUT},
@@ -121,7 +124,7 @@ def openapi_document() -> dict:
         }},
         "/v1/payments": {"post": {
             "summary": "Record a payment for an order.",
-            "parameters": [TIMEOUT], "requestBody": _body(NewPayment),
+            "parameters": [_timeout()], "requestBody": _body(NewPayment),
             "responses": {"201": _answer("Recorded.", Payment), "400": MALFORMED,
                           "413": TOO_LARGE, "504": TIMED_OUT},
         }},

@@ -18,8 +18,8 @@ from functools import cache
 import rocksdict
 from faust.stores import STORES
 from faust.stores.rocksdb import RocksDBOptions, Store
-from faust.types import TableT
 
+from app.framework.handle import TableHandle
 from app.main import app, settings
 from models.records import Record
 
@@ -73,16 +73,18 @@ class BudgetedStore(Store):
         self.rocksdb_options = BudgetedOptions(**self.options, use_rocksdict=True)
 
 
-#: `store="budgeted-rocksdb://"` (app.main) resolves to BudgetedStore.
-STORES.aliases["budgeted-rocksdb"] = f"{__name__}:BudgetedStore"
+def install() -> None:
+    """Make `store="budgeted-rocksdb://"` (app.main) resolve to BudgetedStore."""
+    STORES.aliases["budgeted-rocksdb"] = f"{__name__}:BudgetedStore"
 
 
 def table(name: str, *, value_type: type | None = None, model: type[Record] | None = None,
-          write_through: bool = False) -> TableT:
+          write_through: bool = False) -> TableHandle:
     """A table keyed by order id, product or customer id, as the topic that feeds it; its values
     are `value_type` (str, bytes, int) or records of `model` (app/framework/table.py)."""
-    return app.Table(name, key_type=str, value_type=value_type, model=model,
-                     write_through=write_through, options=store_options())
+    return app.make(TableHandle(f"table {name}"), lambda built: built.Table(
+        name, key_type=str, value_type=value_type, model=model, write_through=write_through,
+        options=store_options()))
 
 
 def store_options() -> dict:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Awaitable, Callable, NamedTuple
 
-from faust import EventT, TopicT, current_event
-from faust.types import AgentT
+from faust import EventT, current_event
 from pydantic import TypeAdapter, ValidationError
 
 from app import metrics, topics
+from app.framework.handle import Handle, TopicHandle
 from app.main import app, settings
 from app.partitioning import partition_of
 from models.records import CheckType, OrderValidation, ValidationResult
@@ -49,31 +49,31 @@ class Handler:
 class TopicReader:
     """The agent of one input topic and the handlers it calls."""
 
-    agent: AgentT
+    agent: Handle
     #: Records are batches of items.
     batched: bool
     handlers: list[Handler]
 
 
-#: Topic name -> its reader.
+#: Topic (its base name) -> its reader.
 readers: dict[str, TopicReader] = {}
 
 
 def consumes(
-    topic: TopicT, parse: Callable[[bytes], Any] | Any, *, keyed: bool = False,
+    topic: TopicHandle, parse: Callable[[bytes], Any] | Any, *, keyed: bool = False,
     batched: bool = False,
-) -> Callable[[Callable[..., Awaitable[None]]], AgentT]:
+) -> Callable[[Callable[..., Awaitable[None]]], Handle]:
     """Register `handle(value)` (or `handle(key, value)` when `keyed`) on `topic`.
 
     `parse` turns a record's bytes into the value (e.g. `Order.from_bytes`); on a `batched` topic
-    it is the item's record class (or a union of them). Keys are UTF-8 text. Returns the topic's agent (for
+    it is the item's record class (or a union of them). Keys are UTF-8 text. Returns the topic's agent (its handle, for
     `test_context()`), which calls every handler of the topic.
     """
 
-    def register(handle: Callable[..., Awaitable[None]]) -> AgentT:
+    def register(handle: Callable[..., Awaitable[None]]) -> Handle:
         name = f"{handle.__module__}.{handle.__name__}"
         call = handle if keyed else (lambda key, value: handle(value))
-        reader = readers.get(topic.get_topic_name())
+        reader = readers.get(topic.base_name)
         if reader is None:
             reader = _new_reader(topic, parse, batched)
         reader.handlers.append(Handler(name, call))
@@ -82,9 +82,9 @@ def consumes(
     return register
 
 
-def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | Any, batched: bool) -> TopicReader:
-    name = topic.get_topic_name()
-    agent_name = f"read-{name.removeprefix(settings.topic_prefix)}"
+def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched: bool) -> TopicReader:
+    name = topic.base_name
+    agent_name = f"read-{name}"
     decode = _batch_parser(parse) if batched else _record_parser(parse)
 
     async def read(stream):
@@ -93,11 +93,11 @@ def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | Any, batched: boo
                 key = (event.key or b"").decode()
                 values = decode(event.value)
             except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
-                await _send_to_dead_letters(event, event.value, _describe(exc), agent_name)
+                await _send_to_dead_letters(topic, event, event.value, _describe(exc), agent_name)
                 continue
             for value in values:
                 if isinstance(value, Undecodable):
-                    await _send_to_dead_letters(event, value.raw, value.error, agent_name)
+                    await _send_to_dead_letters(topic, event, value.raw, value.error, agent_name)
                     continue
                 for handler in reader.handlers:
                     try:
@@ -108,7 +108,7 @@ def _new_reader(topic: TopicT, parse: Callable[[bytes], Any] | Any, batched: boo
                         error = str(exc) if isinstance(exc, Rejected) else f"{type(exc).__name__}: {exc}"
                         # A batch's item is dead-lettered alone, as JSON.
                         raw = value.to_bytes() if batched else event.value
-                        await _send_to_dead_letters(event, raw, error, handler.name)
+                        await _send_to_dead_letters(topic, event, raw, error, handler.name)
 
     reader = readers[name] = TopicReader(
         app.agent(topic, name=agent_name)(read), batched, [])
@@ -173,14 +173,16 @@ def report_validation(
     app.outputs.add(topics.order_validations, partition, validation.to_bytes())
 
 
-async def _send_to_dead_letters(event: EventT, value: bytes, error: str, handler: str) -> None:
+async def _send_to_dead_letters(
+    topic: TopicHandle, event: EventT, value: bytes, error: str, handler: str
+) -> None:
     message = event.message
     log.warning(
         "dead letter from %s[%s]@%s (key %r) in %s: %s",
         message.topic, message.partition, message.offset, event.key, handler, error,
     )
     metrics.dead_letters.labels(message.topic).inc()
-    await topics.DEAD_LETTERS[message.topic].send(
+    await topics.DEAD_LETTERS[topic.base_name].send(
         key=event.key,
         value=value,
         headers={

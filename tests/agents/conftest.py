@@ -12,11 +12,8 @@ from models.records import encode_batch
 
 
 @pytest.fixture(autouse=True, scope="session")
-def test_app():
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
-    return app
+def test_app(built_app):
+    return built_app
 
 
 class Sent(dict):

@@ -8,7 +8,7 @@ from agents import validations
 from agents.fraud import check_fraud
 from agents.inventory import forward_stock_levels, reserve_stock
 from agents.validations import aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders
-from app.main import app, settings
+from app.main import app, get_app, settings
 from models.records import (
     CheckType, Order, OrderEvent, OrderState, OrderValidation, StockEvent, ValidationResult,
 )
@@ -264,7 +264,7 @@ async def test_an_assignment_holds_its_orders_partitions_until_their_ends_are_kn
             await looked_up.wait()
             return {tp: 7 for tp in partitions}
 
-    monkeypatch.setattr(app, "_consumer", Consumer())
+    monkeypatch.setattr(get_app(), "_consumer", Consumer())
     monkeypatch.setattr(validations, "catching_up", {0: 3})  # from an earlier assignment
     await validations.hold_outcomes_until_caught_up(app, {TP(orders_topic, 1), TP("other", 0)})
     assert validations.catching_up == {1: None}  # held at once; partition 0 is gone

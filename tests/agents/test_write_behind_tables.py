@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from app.main import app
+from app.main import app, get_app
 from app.framework.outputs import Outputs
 from models.state import OrderRecord
 from tables.validations import open_orders
@@ -228,7 +228,7 @@ async def test_a_write_through_table_is_flushed_without_waiting_for_a_commit(mon
 
     outputs = Outputs(app, linger_ms=20, max_items=500)
     monkeypatch.setattr(outputs, "_send", send)
-    monkeypatch.setattr(app, "outputs", outputs)
+    monkeypatch.setattr(get_app(), "outputs", outputs)
     drop_pending([emails_sent])  # other tests' writes
     [order_id] = keys()
     email = Email(order_id=order_id, customer_id=1, to="a@b.org", subject="s", body="b",

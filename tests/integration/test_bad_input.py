@@ -54,7 +54,7 @@ def _fuzz(url: str) -> None:
 
 
 async def test_a_poison_record_on_every_input_topic_is_dead_lettered_once(orders_app, http):
-    inputs = [topic.get_topic_name() for topic in topics.INPUTS]
+    inputs = [topic.base_name for topic in topics.INPUTS]
     for name in inputs:
         await orders_app.produce(name, POISON_KEY, POISON_VALUE)
 

@@ -1,8 +1,11 @@
+import pytest
 import rocksdict
 from faust.stores import STORES
 
 from app.main import settings
 from app.framework.store import MIB, BudgetedOptions, BudgetedStore, shared_memory, store_options
+
+pytestmark = pytest.mark.usefixtures("built_app")  # what these test is made by the app
 
 
 def test_the_store_url_of_the_app_resolves_to_the_budgeted_store():

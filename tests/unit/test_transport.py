@@ -1,6 +1,10 @@
 """The worker's consumer batches its fetches (app/framework/transport.py); Faust alone asks for 1 byte."""
 
+import pytest
+
 from app.main import app
+
+pytestmark = pytest.mark.usefixtures("built_app")  # what these test is made by the app
 
 
 async def test_the_worker_consumer_waits_for_a_batch_up_to_the_configured_wait():

@@ -1,8 +1,11 @@
 """A worker at `-l warn` keeps the root logger at WARN (Faust's spinner would set it to DEBUG)."""
 
+import pytest
 import logging
 
 from app.main import app
+
+pytestmark = pytest.mark.usefixtures("built_app")  # what these test is made by the app
 
 
 def test_a_quiet_worker_does_not_turn_on_debug_logging(monkeypatch):
