@@ -158,7 +158,7 @@ overdue_orders = DeadlineAnnouncer(open_orders, topics.order_deadlines)
 
 @app.timer(interval=1.0)
 async def find_overdue_orders() -> None:
-    await overdue_orders.announce(lambda partition: now_ms())
+    await overdue_orders.announce(now_ms())
 
 
 # Holding outcomes back after an assignment -----------------------------------------------------

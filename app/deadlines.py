@@ -3,12 +3,13 @@
 Faust's timers cannot write tables: a table write goes to the changelog partition of the event
 being processed, and a timer has none. So a timer only announces the due entries on a topic keyed
 like the table, and an agent on that topic checks the entry again and acts. Each worker announces
-the entries of the partitions it owns (not its standbys), and each (key, deadline) once.
+the entries of the partitions it owns (not its standbys), and each (key, deadline) once, unless it
+is still due REANNOUNCE_MS later.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 from faust import TopicT
 from faust.types import CollectionT
@@ -16,22 +17,20 @@ from faust.types import CollectionT
 from app.main import app, settings
 from app.partitioning import partition_of
 
-#: The clock of a partition (epoch ms): wall-clock time, or event time seen so far (None: none).
-Clock = Callable[[int], "int | None"]
+#: An entry still due this long after its notice is announced again: its notice was lost (a
+#: failed send), or the agent is that far behind (it checks the entry again, so a repeat is
+#: harmless).
+REANNOUNCE_MS = 30_000
 
 
 def due_entries(
-    deadlines: Iterable[tuple[str, int]], clock: Clock, owned: set[int], partitions: int
+    deadlines: Iterable[tuple[str, int]], now_ms: int, owned: set[int], partitions: int
 ) -> dict[str, int]:
-    """The entries of owned partitions whose deadline their partition's clock has reached."""
-    due = {}
-    for key, deadline in deadlines:
-        partition = partition_of(key, partitions)
-        if partition in owned:
-            now = clock(partition)
-            if now is not None and deadline <= now:
-                due[key] = deadline
-    return due
+    """The entries of owned partitions whose deadline (epoch ms) is at or before `now_ms`."""
+    return {
+        key: deadline for key, deadline in deadlines
+        if deadline <= now_ms and partition_of(key, partitions) in owned
+    }
 
 
 class DeadlineAnnouncer:
@@ -39,17 +38,22 @@ class DeadlineAnnouncer:
 
     def __init__(self, table: CollectionT, topic: TopicT) -> None:
         self.table, self.topic = table, topic
-        #: What this worker announced last time: a busy agent gets each deadline once, not once
-        #: a second.
-        self._announced: dict[str, int] = {}
+        #: What this worker announced, key -> (deadline, when): a busy agent gets each deadline
+        #: once, not once a second.
+        self._announced: dict[str, tuple[int, int]] = {}
 
-    async def announce(self, clock: Clock) -> None:
+    async def announce(self, now_ms: int) -> None:
         changelog = self.table.changelog_topic
         name = changelog.get_topic_name()
         partitions = changelog.partitions or settings.topic_partitions
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
-        due = due_entries(self.table.items(), clock, owned, partitions)
+        due = due_entries(self.table.items(), now_ms, owned, partitions)
+        announced = {}
         for key, deadline in due.items():
-            if self._announced.get(key) != deadline:
-                await self.topic.send(key=key.encode(), value=b"")
-        self._announced = due
+            earlier = self._announced.get(key)
+            if earlier is not None and earlier[0] == deadline and now_ms - earlier[1] < REANNOUNCE_MS:
+                announced[key] = earlier
+                continue
+            await self.topic.send(key=key.encode(), value=b"")
+            announced[key] = (deadline, now_ms)
+        self._announced = announced

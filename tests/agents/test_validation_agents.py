@@ -5,6 +5,7 @@ import uuid
 from faust.types import TP
 
 from agents import validations
+from app import deadlines
 from agents.fraud import check_fraud
 from agents.inventory import forward_stock_levels, reserve_stock
 from agents.validations import aggregate_validations, expire_orders, find_overdue_orders, now_ms, track_orders
@@ -205,6 +206,13 @@ async def test_the_timer_announces_each_overdue_deadline_of_its_partitions_once(
         await inspect.unwrap(find_overdue_orders)()  # the timer's body, without its loop
     announced = [call.kwargs["key"] for call in sent["order-deadlines"].await_args_list]
     assert announced.count(b"t1") == 1 and b"t2" not in announced
+
+    # Still due long after (its notice lost): announced again.
+    later = now_ms() + deadlines.REANNOUNCE_MS
+    monkeypatch.setattr(validations, "now_ms", lambda: later)
+    await inspect.unwrap(find_overdue_orders)()
+    announced = [call.kwargs["key"] for call in sent["order-deadlines"].await_args_list]
+    assert announced.count(b"t1") == 2
 
 
 async def test_an_outcome_on_orders_that_the_table_lost_is_not_published_again(sent):

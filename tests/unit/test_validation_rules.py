@@ -255,15 +255,8 @@ def test_only_due_entries_of_owned_partitions_are_announced():
     ids = [f"t{n}" for n in range(40)]
     owned = {partition_of(ids[0], 4)}
     deadlines = [(order_id, 1_000 if n % 2 == 0 else 3_000) for n, order_id in enumerate(ids)]
-    due = due_entries(deadlines, lambda partition: 2_000, owned=owned, partitions=4)
+    due = due_entries(deadlines, 2_000, owned=owned, partitions=4)
     assert due == {
         i: 1_000 for n, i in enumerate(ids) if n % 2 == 0 and partition_of(i, 4) in owned
     }
     assert due  # the case is not empty
-
-
-def test_a_partition_whose_clock_has_not_started_has_nothing_due():
-    clocks = {0: None, 1: 5_000}
-    ids = {partition_of(f"k{n}", 2): f"k{n}" for n in range(10)}
-    due = due_entries([(ids[0], 0), (ids[1], 0)], clocks.get, owned={0, 1}, partitions=2)
-    assert due == {ids[1]: 0}
