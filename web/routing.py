@@ -111,7 +111,11 @@ async def _forward(
                 payload, content_type=response.content_type, status=response.status,
                 headers=passed_on,
             )
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except Exception as exc:
+        # aiohttp's errors, timeouts, OSError; and aiohttp 3.14 can also raise AttributeError
+        # from `ClientResponse.start` when the owner dies in the middle of its answer (seen
+        # as 500s while a worker was killed under load): whatever it is, the owner did not
+        # answer.
         never_arrived = isinstance(exc, aiohttp.ClientConnectorError)
         raise OwnerUnavailable(
             "the worker that owns this key did not answer",
