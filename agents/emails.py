@@ -6,12 +6,13 @@ id: whichever comes first waits there. They match when at most EMAIL_JOIN_WINDOW
 time; that check, at match time, is what decides, so nothing expires the wait.
 
 A match is re-keyed by customer id to meet its customer in `customer_records`, sent over SMTP
-(retried with backoff while the server is unreachable) and recorded on `emails`. `emails_sent`
-keeps each order's email, so a redelivered order or payment sends nothing more.
+(retried with backoff while the server is unreachable) and recorded in `emails_sent`, whose
+changelog is the topic `emails`: one record both tells the world and remembers that the email
+went out, so a redelivered order or payment sends nothing more.
 
 Consumes: orders (VALIDATED), payments (re-keyed to payments-by-order, batches of Payment),
           paid-orders-by-customer (batches of PaidOrder).
-Produces: emails.
+Produces: emails (as the changelog of emails_sent).
 Keeps: order_states (order id -> OrderRecord): `join`;
        emails_sent (order id, stored with its customer -> Email).
 """
@@ -161,6 +162,5 @@ async def send_emails(paid: PaidOrder) -> None:
         log.info("no email for order %s: customer %s unknown", order.id, order.customer_id)
         return
     email = await deliver(compose_email(paid, customer, utc_now()))
-    emails_sent[order.id] = email
+    emails_sent[order.id] = email  # and so on `emails`
     metrics.emails.labels(email.delivered_by).inc()
-    await app.outputs.publish(topics.emails, order.id, email.to_bytes())

@@ -63,8 +63,10 @@ payments = _topic("payments")
 payments_by_order = _topic("payments-by-order")
 #: Batches of PaidOrder (the join's matches), by customer id, to meet their customer.
 paid_orders_by_customer = _topic("paid-orders-by-customer")
-#: One Email per order: what the email service sent, when, to whom.
-emails = _topic("emails")
+#: One Email per order: what the email service sent, when, to whom. It is the changelog of the
+#: email service's `emails_sent` (compacted): keyed by order id, in the partition of the order's
+#: customer, where the service keeps it.
+emails = _topic("emails", config=COMPACTED)
 #: OrderEnriched events by order id, one topic per customer level (`platinum`, ...).
 levels = {level: _topic(level) for level in CUSTOMER_LEVELS}
 #: The SQL customer loader's checkpoint per source database (the last row it published).

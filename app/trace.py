@@ -1,10 +1,11 @@
 """`faust -A app trace ORDER_ID`: an order's records on the topics keyed by order id, in order.
 
 Those topics are co-partitioned, so one partition of each holds everything about the order: the
-command that placed it, its events, the three validations, any deadline notice, its payments and
-its email. The trace reads only that partition of each, from the beginning to the end. Records
-of the batched topics (`order-validations`, `payments-by-order`) hold items of many orders: the
-trace shows each item of this order on its own line.
+command that placed it, its events, the three validations, any deadline notice and its payments;
+the trace reads only that partition of each, from the beginning to the end. Its email sits with
+its customer (`emails` is the email service's changelog): the trace reads every partition of it.
+Records of the batched topics (`order-validations`, `payments-by-order`) hold items of many
+orders: the trace shows each item of this order on its own line.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ ORDER_TOPICS = [
     topics.order_requests, topics.orders, topics.order_validations, topics.order_deadlines,
     topics.payments_by_order, topics.emails,
 ]
+#: Topics keyed by order id whose records sit in the partition of the order's customer (`emails`,
+#: the changelog of the email service's table): the trace reads all their partitions.
+WITH_THE_CUSTOMER = frozenset({"emails"})
 #: Topics whose records are batches of items, each naming its order in `orderId`.
 BATCHED = frozenset({"order-validations", "payments-by-order"})
 
@@ -84,13 +88,15 @@ def order_entries(topic: str, key: bytes | None, value: bytes, order_id: str) ->
 async def trace_order(settings: Settings, order_id: str) -> list[str]:
     partition = partition_of(order_id, settings.topic_partitions)
     names = {topic.name_in(settings): topic.base_name for topic in ORDER_TOPICS}
-    records = await read_partitions(
-        settings.bootstrap_servers, [TopicPartition(name, partition) for name in names]
-    )
+    partitions = [
+        TopicPartition(name, p) for name, base_name in names.items()
+        for p in (range(settings.topic_partitions) if base_name in WITH_THE_CUSTOMER else [partition])
+    ]
+    records = await read_partitions(settings.bootstrap_servers, partitions)
     order = list(names)
     in_order = sorted(records, key=lambda record: (order.index(record.topic), record.offset))
     return [
-        f"{_time(record.timestamp)}  {names[record.topic]:<18} {partition}@{record.offset:<8} {entry}"
+        f"{_time(record.timestamp)}  {names[record.topic]:<18} {record.partition}@{record.offset:<8} {entry}"
         for record in in_order
         for entry in order_entries(names[record.topic], record.key, record.value, order_id)
     ]

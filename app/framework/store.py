@@ -19,7 +19,7 @@ import rocksdict
 from faust.stores import STORES
 from faust.stores.rocksdb import RocksDBOptions, Store
 
-from app.framework.handle import TableHandle
+from app.framework.handle import TableHandle, TopicHandle, target_of
 from app.main import app, settings
 from models.records import Record
 
@@ -79,11 +79,13 @@ def install() -> None:
 
 
 def table(name: str, *, value_type: type | None = None, model: type[Record] | None = None,
-          write_through: bool = False) -> TableHandle:
+          write_through: bool = False, changelog: TopicHandle | None = None) -> TableHandle:
     """A table keyed by order id, product or customer id, as the topic that feeds it; its values
-    are `value_type` (str, bytes, int) or records of `model` (app/framework/table.py)."""
+    are `value_type` (str, bytes, int) or records of `model` (app/framework/table.py). Its
+    changelog is `<app id>-<name>-changelog`, or the registry's topic `changelog`."""
     return app.make(TableHandle(f"table {name}"), lambda built: built.Table(
         name, key_type=str, value_type=value_type, model=model, write_through=write_through,
+        changelog_topic=None if changelog is None else target_of(changelog),
         options=store_options()))
 
 

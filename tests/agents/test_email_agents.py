@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 from agents.customers import record_customers
 from agents.emails import join_payments, join_validated_orders, send_emails
 from agents.routing import route_by_level
-from app import metrics
+from app import metrics, topics
 from models.records import Customer, Order, OrderEvent, OrderState, PaidOrder, Payment
 from tables.customers import customer_records
+from tables.emails import emails_sent
 from tables.orders import order_states
 from tests.agents.conftest import batch
 
@@ -49,12 +50,20 @@ async def test_a_match_is_emailed_once_and_an_unknown_customer_not_at_all(sent):
     known = PaidOrder(order=order("e1", 51), payment=payment("e1"))
     unknown = PaidOrder(order=order("e2", 52), payment=payment("e2"))
     dropped = metrics.sample("emails_total", outcome="no_customer")
+    emailed = metrics.sample("emails_total", outcome="none")
     async with send_emails.test_context() as agent:
         await agent.put(key=None, value=batch(known, known))
         await agent.put(key=None, value=batch(known, unknown))
-    [email] = sent.values("emails")
-    assert (email["orderId"], email["to"], email["deliveredBy"]) == ("e1", "c51@x.org", "none")
+    email = emails_sent["e1"]  # and so on `emails`, its changelog
+    assert (email.order_id, email.to, email.delivered_by) == ("e1", "c51@x.org", "none")
+    assert metrics.sample("emails_total", outcome="none") == emailed + 1
+    assert "e2" not in emails_sent
     assert metrics.sample("emails_total", outcome="no_customer") == dropped + 1
+
+
+def test_the_email_record_is_the_changelog_of_the_emails_sent():
+    # One record both publishes the email and remembers it: a crash cannot split them.
+    assert emails_sent.changelog_topic.get_topic_name() == topics.emails.get_topic_name()
 
 
 async def test_orders_are_routed_by_level_and_unknown_levels_counted(sent):
