@@ -78,14 +78,27 @@ def free_port() -> int:
 
 
 def free_port_pair() -> int:
-    """A port p such that p and p + 1 are both free on 127.0.0.1 (broker and controller)."""
+    """A port p such that p and p + 1 can both be bound on 127.0.0.1 (broker and controller).
+
+    Bound, not just unanswered: p + 1 may be the local end of another program's connection,
+    which refuses nothing yet makes the broker's bind fail.
+    """
     for _ in range(50):
         with closing(socket.socket()) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port < 65535 and not port_is_open(port + 1):
+        if port < 65535 and can_bind(port + 1):
             return port
     raise BrokerError("no free pair of ports on 127.0.0.1")
+
+
+def can_bind(port: int) -> bool:
+    with closing(socket.socket()) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:

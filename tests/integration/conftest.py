@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.broker import LocalBroker, free_port, free_port_pair
+from app.broker import BrokerError, LocalBroker, free_port, free_port_pair
 from app.processes import WorkerProcess
 from app.settings import Settings
 from app.trace import read_partitions
@@ -41,13 +41,29 @@ def kafka(tmp_path_factory) -> Kafka:
     if settings.kafka_bootstrap:
         yield Kafka(settings.kafka_bootstrap, None)
         return
-    broker = LocalBroker(
-        port=free_port_pair(),
-        data_dir=tmp_path_factory.mktemp("kafka"),
-        cache_dir=settings.kafka_cache_dir,
-    )
-    with broker:
+    broker = start_on_free_ports(tmp_path_factory, settings)
+    try:
         yield Kafka(broker.bootstrap_servers, broker)
+    finally:
+        broker.stop()
+
+
+def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3) -> LocalBroker:
+    """A started local broker; on other ports again if one was taken between the choice and the
+    broker's bind (a port is only known free until someone takes it)."""
+    attempt = 1
+    while True:
+        broker = LocalBroker(
+            port=free_port_pair(),
+            data_dir=tmp_path_factory.mktemp("kafka"),
+            cache_dir=settings.kafka_cache_dir,
+        )
+        try:
+            return broker.start()
+        except BrokerError:
+            if "Address already in use" not in broker.log_file.read_text() or attempt == attempts:
+                raise
+        attempt += 1
 
 
 class OrdersApp:

@@ -1,6 +1,10 @@
+import socket
+from contextlib import closing
 from pathlib import Path
 
-from app.broker import LocalBroker, fetch_jars, new_cluster_id
+from app.broker import (
+    LocalBroker, can_bind, fetch_jars, free_port_pair, new_cluster_id, port_is_open,
+)
 
 
 def broker(tmp_path: Path) -> LocalBroker:
@@ -36,3 +40,16 @@ def test_a_new_cluster_id_never_looks_like_an_option(monkeypatch):
     monkeypatch.setattr("uuid.uuid4", lambda: type("U", (), {"bytes": next(ids)})())
     cluster = new_cluster_id()
     assert cluster == "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def test_a_port_that_is_the_local_end_of_a_connection_is_not_free():
+    # Nothing listens on it, yet a broker could not bind it (a test session's broker once failed
+    # to start so).
+    with closing(socket.socket()) as server, closing(socket.socket()) as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client.connect(server.getsockname())
+        local_port = client.getsockname()[1]
+        assert not port_is_open(local_port)
+        assert not can_bind(local_port)
+    assert can_bind(free_port_pair() + 1)
