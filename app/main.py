@@ -14,7 +14,7 @@ import pkgutil
 
 import faust
 
-from app.framework import metadata_backoff
+from app.framework import metadata
 from app.framework.handle import AppHandle, SettingsHandle
 from app.framework.outputs import Outputs
 from app.framework.transport import Transport
@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> OrdersApp:
     """Build the app from `settings`, with every service's topics, tables, agents and views."""
     global _built
     check_versions()  # before anything patches or subclasses Faust and aiokafka
-    metadata_backoff.install()
+    metadata.install()
     from app.framework import store  # it declares tables on `app`
 
     store.install()

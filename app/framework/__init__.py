@@ -11,8 +11,10 @@ Each module says at its top why it exists. In short, with what would let it go:
   subscribed topics awaited in aiokafka's metadata. Goes when Faust passes fetch settings, has
   a flush hook that waits, commits on revocation, and aiokafka refreshes metadata for missing
   subscribed topics.
-- `metadata_backoff.py`: a pause after a failed metadata update (aiokafka spins at ~7,000 tries
-  a second while the broker is down). Goes when aiokafka backs off there itself.
+- `metadata.py`: a pause after a failed metadata update (aiokafka spins at ~7,000 tries a
+  second while the broker is down), and every topic a client sends to tracked in its metadata
+  (aiokafka forgets topics it learned from a full update, and a batch for one then waits 20
+  minutes for a leader). Goes when aiokafka backs off there and tracks topics itself.
 - `table.py`: the write-behind table (one changelog record per key and commit, reads through an
   in-memory overlay, long-poll waiters). Goes if Faust gets write-behind tables.
 - `store.py`: every table's RocksDB inside one memory budget (Faust's defaults are ~2.5 GiB of

@@ -13,6 +13,7 @@ import faust
 from faust.stores import STORES
 
 metadata_update = aiokafka.client.AIOKafkaClient._metadata_update
+wait_on_metadata = aiokafka.client.AIOKafkaClient._wait_on_metadata
 import agents, web
 for package in (agents, web):
     for info in pkgutil.iter_modules(package.__path__):
@@ -22,6 +23,7 @@ import app.commands, app.main, app.topics, tables.orders
 assert app.main._built is None, "app.main built an app"
 assert not [o for o in gc.get_objects() if isinstance(o, faust.App)], "a Faust app exists"
 assert aiokafka.client.AIOKafkaClient._metadata_update is metadata_update, "aiokafka was patched"
+assert aiokafka.client.AIOKafkaClient._wait_on_metadata is wait_on_metadata, "aiokafka was patched"
 assert "budgeted-rocksdb" not in STORES.aliases, "Faust's store registry was changed"
 from agents.fraud import assess_fraud
 """
