@@ -8,9 +8,11 @@ Each module says at its top why it exists. In short, with what would let it go:
   aiokafka); the commit barrier of the write-behind tables (Faust's pre-commit flush gives up
   after 0.1 s); a commit before Faust forgets revoked partitions' offsets; fetches for a copy of
   Faust's live partition set; a stream partition without a commit sought to its beginning;
-  subscribed topics awaited in aiokafka's metadata. Goes when Faust passes fetch settings, has
-  a flush hook that waits, commits on revocation, and aiokafka refreshes metadata for missing
-  subscribed topics.
+  subscribed topics awaited in aiokafka's metadata; commits that never pass a record not handled
+  (Faust's take the committed offset for the last one handled), and a drain loop that gives a
+  record up, batch and all, when a rebalance cuts its delivery. Goes when Faust passes fetch
+  settings, has a flush hook that waits, commits on revocation and only over handled records,
+  and aiokafka refreshes metadata for missing subscribed topics.
 - `metadata.py`: a pause after a failed metadata update (aiokafka spins at ~7,000 tries a
   second while the broker is down), and every topic a client sends to tracked in its metadata
   (aiokafka forgets topics it learned from a full update, and a batch for one then waits 20

@@ -62,7 +62,9 @@ async def test_a_stream_partition_without_a_commit_is_sought_back_to_its_beginni
     assert await consumer.seek_to_committed() == {stream: None, changelog: None}
     assert await consumer.position(stream) == 3
 
-    await seek_to_committed_or_beginning(consumer, {changelog.topic})
+    assert await seek_to_committed_or_beginning(consumer, {changelog.topic}) == {
+        stream: 0, changelog: None,
+    }
     assert await consumer.position(stream) == 0
     assert await consumer.position(changelog) == 3  # Faust's recovery places changelogs itself
 

@@ -1,7 +1,14 @@
 """The worker's consumer batches its fetches (app/framework/transport.py); Faust alone asks for 1 byte."""
 
-import pytest
+import asyncio
+from types import SimpleNamespace
 
+import pytest
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from app import topics
+from app.framework.transport import Consumer, commit_end
 from app.main import app
 
 pytestmark = pytest.mark.usefixtures("built_app")  # what these test is made by the app
@@ -14,3 +21,144 @@ async def test_the_worker_consumer_waits_for_a_batch_up_to_the_configured_wait()
         assert kafka_consumer._fetch_max_wait_ms == app.settings.consumer_fetch_max_wait_ms == 10
     finally:
         await kafka_consumer.stop()
+
+
+# How the consumer hands records over and where it commits (app/framework/transport.py).
+
+def payments_partition(n: int = 0) -> TP:
+    return TP(topics.payments.get_topic_name(), n)
+
+
+@pytest.fixture(autouse=True)
+def payments_acked(monkeypatch):
+    """`payments` is read with acks, as when its agent subscribes to it in a worker."""
+    monkeypatch.setattr(app.topics, "_acking_topics", {topics.payments.get_topic_name()})
+
+
+class Record:
+    """What the consumer needs of a fetched record."""
+
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.topic, self.offset, self.acked = tp, tp.topic, offset, False
+
+
+async def ignore(*args) -> None:
+    pass
+
+
+def a_consumer(deliver=ignore):
+    """A consumer of the app, not started, that hands each record to `deliver`."""
+    async def rebalanced(partitions):
+        pass
+
+    return Consumer(app.transport, callback=deliver, on_partitions_revoked=rebalanced,
+                    on_partitions_assigned=rebalanced)
+
+
+def fetching(consumer, *records) -> None:
+    """`consumer`'s next fetch returns `records` ((tp, offset) pairs), the ones after it nothing."""
+    batches = [[(tp, Record(tp, offset)) for tp, offset in records]]
+
+    async def getmany(timeout):
+        await asyncio.sleep(0)
+        for tp, message in batches.pop(0) if batches else []:
+            yield tp, message
+
+    consumer.getmany = getmany
+
+
+def sought_to(consumer, tp: TP, offset: int) -> None:
+    """As after `perform_seek` in a new generation: `offset` committed and next to read."""
+    consumer._committed_offset[tp] = consumer._read_offset[tp] = offset
+
+
+async def drain_until(consumer, done) -> None:
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    draining = asyncio.ensure_future(consumer._drain_messages(fetcher))
+    try:
+        await asyncio.wait_for(done(), 5)
+    finally:
+        fetcher._stopped.set()
+        await asyncio.wait_for(draining, 5)
+
+
+def test_a_commit_moves_over_handled_offsets_and_offsets_absent_from_the_log():
+    assert commit_end(13, {13, 14, 15}, IntervalTree()) == 16
+    assert commit_end(13, {13, 15}, IntervalTree.from_tuples([(14, 15)])) == 16
+    assert commit_end(0, {7}, IntervalTree.from_tuples([(0, 7)])) == 8
+
+
+def test_a_commit_stops_at_the_first_offset_not_handled():
+    # Faust 0.15.3 committed 20 here: it took the committed offset for the last one handled,
+    # so the record at the committed offset itself was skipped (a payment never emailed).
+    assert commit_end(16, {17, 18, 19}, IntervalTree()) == 16
+    assert commit_end(13, {13, 14, 16}, IntervalTree.from_tuples([(20, 25)])) == 15
+
+
+def test_the_consumer_commits_nothing_past_an_unhandled_record_at_the_committed_offset():
+    consumer = a_consumer()
+    tp = payments_partition()
+    sought_to(consumer, tp, 16)
+    for offset in (17, 18, 19):
+        consumer.ack(Record(tp, offset))
+    assert consumer._new_offset(tp) is None
+    consumer.ack(Record(tp, 16))
+    assert consumer._new_offset(tp) == 20
+    assert consumer._acked[tp] == [] and not consumer._acked_index[tp]
+
+
+def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
+    consumer = a_consumer()
+    tp = payments_partition()
+    consumer.ack(Record(tp, 20))
+    assert consumer._new_offset(tp) is None
+
+
+async def test_records_the_log_skipped_are_committed_over_and_records_before_a_seek_are_not_handed_out():
+    handed = []
+
+    async def deliver(message):
+        handed.append(message.offset)
+
+    consumer = a_consumer(deliver)
+    tp, unsought = payments_partition(0), payments_partition(1)
+    sought_to(consumer, tp, 13)
+    fetching(consumer, (tp, 12), (tp, 13), (tp, 15), (unsought, 4))
+
+    async def handed_15():
+        while 15 not in handed:
+            await asyncio.sleep(0.01)
+
+    await drain_until(consumer, handed_15)
+    assert handed == [13, 15]  # 12 was fetched before the seek to 13; `unsought` has no seek yet
+    for offset in handed:
+        consumer.ack(Record(tp, offset))
+    assert consumer._new_offset(tp) == 16  # 14 is not in the log (compacted, or a marker)
+
+
+async def test_a_delivery_waiting_when_the_flow_stops_is_given_up_and_its_batch_with_it():
+    handed, room = [], asyncio.Event()
+
+    async def deliver(message):
+        if message.offset == 16:
+            await room.wait()  # the stream's buffer is full
+        handed.append(message.offset)
+
+    consumer = a_consumer(deliver)
+    tp = payments_partition()
+    sought_to(consumer, tp, 13)
+    fetching(consumer, *[(tp, offset) for offset in range(13, 20)])
+
+    async def stopped_while_16_waits():
+        while consumer._delivering is None:
+            await asyncio.sleep(0.01)
+        consumer.stop_flow()  # a rebalance begins
+        room.set()
+        await asyncio.sleep(0.1)
+
+    await drain_until(consumer, stopped_while_16_waits)
+    assert handed == [13, 14, 15]
+    assert consumer._read_offset[tp] == 16  # where the records are read again after the seek
+    for offset in handed:
+        consumer.ack(Record(tp, offset))
+    assert consumer._new_offset(tp) == 16
