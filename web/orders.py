@@ -2,14 +2,18 @@
 
 POST is served by the worker that owns the order id: it sends a PlaceOrder command and waits
 until the Orders service has decided who placed that id, so two concurrent POSTs of one id get
-one 201 and one 409, and downstream sees one order.
+one 201 and one 409, and downstream sees one order. If the order id moves to another worker
+while the POST waits (a rebalance), that worker places the command, so the wait moves there:
+the POST is handed over with its request id, and the new owner answers as the old one would have
+(it sends the command again, which changes nothing: the first request for an id wins it, and
+that request may send it again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Callable
+from typing import Awaitable, Callable
 
 from faust import web
 
@@ -22,9 +26,13 @@ from tables.orders import order_states
 from web.http import (
     HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds,
 )
-from web.routing import serve_by_owner
+from web.routing import (
+    FORWARDED_HEADER, REQUEST_ID_HEADER, OwnerUnavailable, forward, other_owner, serve_by_owner,
+)
 
 ORDER_ID = PathParameter("order id", OrderId)
+#: How often a POST waiting for its order checks that this worker still owns the order id.
+OWNER_CHECK_S = 1.0
 
 
 @app.page("/v1/orders")
@@ -34,30 +42,48 @@ class OrdersView(web.View):
             body = await read_body(request)
             order = parse_body(NewOrder, body).to_order()
             timeout = timeout_seconds(request)
+            handed_over = FORWARDED_HEADER in request.headers
+            request_id = request.headers.get(REQUEST_ID_HEADER) if handed_over else None
+
+            def place() -> Awaitable[web.Response]:
+                return self._place(request, body, order, timeout, request_id or uuid.uuid4().hex)
+
             return await serve_by_owner(
-                self, request, order_states, order.id,
-                lambda: self._place(order, timeout), body=body, timeout=timeout,
+                self, request, order_states, order.id, place, body=body, timeout=timeout
             )
         except HttpError as error:
             return error.response(self)
 
-    async def _place(self, order: Order, timeout: float) -> web.Response:
-        if _placed_by(order_states.get(order.id)) is not None:
+    async def _place(
+        self, request: web.Request, body: bytes, order: Order, timeout: float, request_id: str
+    ) -> web.Response:
+        placed_by = _placed_by(order_states.get(order.id))
+        if placed_by not in (None, request_id):
             raise HttpError(409, f"order {order.id} already exists")
-        request_id = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         command = PlaceOrder(request_id=request_id, order=order)
         await publish(topics.order_requests, order.id, command.to_bytes(), timeout, order.timestamp)
-        try:
-            record = await order_states.wait_for(
-                order.id, lambda record: _placed_by(record) is not None, deadline - loop.time()
-            )
-        except TimeoutError:
-            raise HttpError(
-                504, f"order {order.id} was not confirmed within {timeout * 1000:.0f} ms",
-                {"hint": f"GET /v1/orders/{order.id} tells whether it was placed"},
-            ) from None
+        while True:
+            try:
+                record = await order_states.wait_for(
+                    order.id, lambda record: _placed_by(record) is not None,
+                    min(deadline - loop.time(), OWNER_CHECK_S),
+                )
+                break
+            except TimeoutError:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise HttpError(
+                        504, f"order {order.id} was not confirmed within {timeout * 1000:.0f} ms",
+                        {"hint": f"GET /v1/orders/{order.id} tells whether it was placed"},
+                    ) from None
+                owner = other_owner(order_states, order.id)
+                if owner is not None:
+                    try:
+                        return await forward(self, request, owner, body, remaining, request_id)
+                    except OwnerUnavailable:
+                        pass  # not reachable yet: wait here, and look again
         if record.placed_by != request_id:
             raise HttpError(409, f"order {order.id} already exists")
         return self.json(

@@ -27,6 +27,8 @@ from web.http import HttpError
 
 #: Marks a forwarded request: it is served where it lands, so a stale assignment can't loop it.
 FORWARDED_HEADER = "X-Orders-Forwarded-By"
+#: A forwarded request's extra context (the request id of a POST whose wait moved to a new owner).
+REQUEST_ID_HEADER = "X-Orders-Request-Id"
 #: Time a forwarded request may take beyond its own timeout (network, owner's scheduling).
 FORWARD_SLACK_S = 5.0
 #: How often an unreachable or missing owner is looked up again.
@@ -67,11 +69,19 @@ async def serve_by_owner(
             if _same_worker(owner, URL(str(app.conf.canonical_url))):
                 return await serve()
             remaining = max(deadline - loop.time(), 0.0)
-            return await _forward(view, request, owner, body, remaining + FORWARD_SLACK_S)
+            return await forward(view, request, owner, body, remaining)
         except OwnerUnavailable as unavailable:
             if not unavailable.retryable or loop.time() + RETRY_INTERVAL_S > deadline:
                 raise
         await asyncio.sleep(RETRY_INTERVAL_S)
+
+
+def other_owner(table: Collection, key: str) -> URL | None:
+    """The owner of `key` if that is another worker; None if it is this one, or no one yet."""
+    owner = owner_of(table, key)
+    if owner is None or _same_worker(owner, URL(str(app.conf.canonical_url))):
+        return None
+    return owner
 
 
 def owner_of(table: Collection, key: str) -> URL | None:
@@ -93,17 +103,26 @@ def _same_worker(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 
 
-async def _forward(
-    view: web.View, request: web.Request, owner: URL, body: bytes | None, timeout: float
+async def forward(
+    view: web.View, request: web.Request, owner: URL, body: bytes | None, timeout: float,
+    request_id: str | None = None,
 ) -> web.Response:
-    url = owner.with_path(request.path).with_query(request.query)
+    """Send `request` to `owner` with `timeout` (s) as its `?timeout=`, and pass its answer on.
+
+    `request_id` goes along in REQUEST_ID_HEADER. Raises OwnerUnavailable if the owner does not
+    answer.
+    """
+    query = {**request.query, "timeout": str(int(timeout * 1000))}
+    url = owner.with_path(request.path).with_query(query)
     headers = {FORWARDED_HEADER: str(app.conf.canonical_url)}
+    if request_id is not None:
+        headers[REQUEST_ID_HEADER] = request_id
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
         async with app.http_client.request(
             request.method, url, data=body, headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=timeout + FORWARD_SLACK_S),
         ) as response:
             payload = await response.read()
             passed_on = {k: v for k, v in response.headers.items() if k in ("Location",)}

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 from yarl import URL
 
-from web.routing import OwnerUnavailable, _forward
+from web.routing import OwnerUnavailable, forward
 
 pytestmark = pytest.mark.usefixtures("built_app")
 
@@ -28,7 +28,7 @@ async def test_an_owner_that_dies_while_answering_is_a_503_that_names_it(monkeyp
     monkeypatch.setattr(type(built_app), "http_client", DyingOwner(error), raising=False)
     request = SimpleNamespace(method="POST", path="/v1/orders", query={})
     with pytest.raises(OwnerUnavailable) as raised:
-        await _forward(None, request, URL("http://127.0.0.1:1"), b"{}", timeout=1)
+        await forward(None, request, URL("http://127.0.0.1:1"), b"{}", timeout=1)
     assert raised.value.status == 503
     assert raised.value.details["owner"] == "http://127.0.0.1:1"
     assert not raised.value.retryable  # a POST the owner may have seen is not sent again
