@@ -9,8 +9,9 @@ Each module says at its top why it exists. In short, with what would let it go:
   after 0.1 s); a commit before Faust forgets revoked partitions' offsets; fetches for a copy of
   Faust's live partition set; a stream partition without a commit sought to its beginning;
   subscribed topics awaited in aiokafka's metadata; commits that never pass a record not handled
-  (Faust's take the committed offset for the last one handled), and a drain loop that gives a
-  record up, batch and all, when a rebalance cuts its delivery. Goes when Faust passes fetch
+  (Faust's take the committed offset for the last one handled), a drain loop that gives a
+  record up, batch and all, when a rebalance cuts its delivery or a seek comes, and seeks that
+  look every position up before moving any partition. Goes when Faust passes fetch
   settings, has a flush hook that waits, commits on revocation and only over handled records,
   and aiokafka refreshes metadata for missing subscribed topics.
 - `metadata.py`: a pause after a failed metadata update (aiokafka spins at ~7,000 tries a

@@ -61,7 +61,12 @@ rebalance begins, and goes on handing out the rest of the fetched batch. Here:
   markers: the offsets a fetch skipped), from the committed offset on (`commit_end`); a partition
   not yet sought to its commit in this generation commits nothing, and hands out nothing;
 - a delivery cut by a rebalance ends the batch, and the record is read again after the seek;
-- the seek records a partition with no commit at its beginning, so its first record counts too.
+  so does a seek: what was fetched before it is read again after it;
+- the seek records a partition with no commit at its beginning, so its first record counts too;
+- the seek looks every position up first and then seeks all partitions in one step. aiokafka's
+  own seeks one partition after another, with a request between two; a fetch in between
+  brought a record the app then dropped as fetched before the seek, and the partition was read
+  on past it (a paid order without an email, the write-behind crash test once in ten runs).
 The drain loop that hands records over is the app's own for that, and costs no task per record
 (Faust's made four).
 """
@@ -103,16 +108,25 @@ async def seek_to_committed_or_beginning(
     one to its beginning; returns each partition's position after the seek (None for a
     changelog partition).
 
-    Changelog partitions have no commits: Faust's recovery positions them itself.
+    Changelog partitions have no commits: Faust's recovery positions them itself. Every position
+    is looked up first (one request; aiokafka's `seek_to_committed` asks once per partition and
+    seeks as it goes), then all partitions are sought in one step: a fetch between two seeks
+    moved a partition past a record that Faust's side then dropped as fetched before its seek.
     """
-    positions = await consumer.seek_to_committed()
+    assigned = list(consumer.assignment())
+    commits = await consumer._coordinator.fetch_committed_offsets(assigned)
+    positions: dict[TopicPartition, Optional[int]] = {}
+    for tp in assigned:
+        offset = commits[tp].offset if tp in commits else -1
+        positions[tp] = offset if offset > 0 else None
     uncommitted = [
-        tp for tp, offset in positions.items() if not offset and tp.topic not in changelog_topics
+        tp for tp, offset in positions.items() if offset is None and tp.topic not in changelog_topics
     ]
     if uncommitted:
-        await consumer.seek_to_beginning(*uncommitted)
-        starts = await asyncio.gather(*(consumer.position(tp) for tp in uncommitted))
-        positions.update(zip(uncommitted, starts))
+        positions.update(await consumer.beginning_offsets(uncommitted))
+    for tp, position in positions.items():  # no await in between: no fetch lands mid-seek
+        if position is not None:
+            consumer.seek(tp, position)
     return positions
 
 
@@ -187,6 +201,8 @@ class Consumer(faust_aiokafka.Consumer):
     #: The drain task while it hands a record to the streams (`stop_flow` cancels it there).
     _delivering: Optional[asyncio.Task] = None
     _delivery_cancelled = False
+    #: Seeks so far: a fetched batch handed out across a seek is given up (read again after it).
+    _seeks = 0
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -215,11 +231,18 @@ class Consumer(faust_aiokafka.Consumer):
             self._read_offset[tp] = position
             if position is not None:
                 self._committed_offset[tp] = position
+        self._seeks += 1  # what the drain loop is handing out was fetched before: given up
 
     def _new_offset(self, tp: TP) -> Optional[int]:
         acked, committed = self._acked[tp], self._committed_offset.get(tp)
-        if committed is None or not acked:
-            return None  # not sought to its commit in this generation yet: nothing is known
+        if committed is None:
+            # Not sought to a commit in this generation: a changelog declared with acks
+            # (`emails`), or acks from before the seek. Kept, they would pile up.
+            acked.clear()
+            self._acked_index[tp].clear()
+            return None
+        if not acked:
+            return None
         end = commit_end(committed, self._acked_index[tp], self._gap[tp])
         if end == committed:
             return None
@@ -244,13 +267,18 @@ class Consumer(faust_aiokafka.Consumer):
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                changelogs = self.app.tables.changelog_topics
                 async with aclosing(self.getmany(timeout=1.0)) as fetched:
-                    since_yield = 0
+                    since_yield, seeks = 0, None
                     async for tp, message in fetched:
-                        if suspended():
-                            break  # a rebalance began: the rest is read again after its seek
+                        if seeks is None:
+                            seeks = self._seeks  # the seeks before this batch was fetched
+                        if suspended() or seeks != self._seeks:
+                            break  # a rebalance began, or a seek: the rest is read again after it
                         offset, expected = message.offset, read_offset.get(tp)
-                        acks = acks_enabled_for(message.topic)
+                        # A changelog is never committed, even one declared as a topic with acks
+                        # (`emails`): Faust's recovery places it and reads it to its end.
+                        acks = acks_enabled_for(message.topic) and message.topic not in changelogs
                         if acks and committed.get(tp) is None:
                             continue  # fetched before its seek to the commit: read again after it
                         if expected is not None:
@@ -273,6 +301,8 @@ class Consumer(faust_aiokafka.Consumer):
                             self._delivery_cancelled = False
                             task.uncancel()
                             break
+                        if seeks != self._seeks:
+                            break  # sought meanwhile: the seek set where to read next
                         read_offset[tp] = offset + 1
                         since_yield += 1
                         if since_yield >= 100:  # a long batch still lets the loop breathe

@@ -95,7 +95,7 @@ def test_a_commit_stops_at_the_first_offset_not_handled():
     assert commit_end(13, {13, 14, 16}, IntervalTree.from_tuples([(20, 25)])) == 15
 
 
-def test_the_consumer_commits_nothing_past_an_unhandled_record_at_the_committed_offset():
+async def test_the_consumer_commits_nothing_past_an_unhandled_record_at_the_committed_offset():
     consumer = a_consumer()
     tp = payments_partition()
     sought_to(consumer, tp, 16)
@@ -107,11 +107,12 @@ def test_the_consumer_commits_nothing_past_an_unhandled_record_at_the_committed_
     assert consumer._acked[tp] == [] and not consumer._acked_index[tp]
 
 
-def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
+async def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
     consumer = a_consumer()
     tp = payments_partition()
     consumer.ack(Record(tp, 20))
     assert consumer._new_offset(tp) is None
+    assert consumer._acked[tp] == [] and not consumer._acked_index[tp]  # nothing piles up
 
 
 async def test_records_the_log_skipped_are_committed_over_and_records_before_a_seek_are_not_handed_out():
@@ -162,3 +163,52 @@ async def test_a_delivery_waiting_when_the_flow_stops_is_given_up_and_its_batch_
     for offset in handed:
         consumer.ack(Record(tp, offset))
     assert consumer._new_offset(tp) == 16
+
+
+async def test_a_batch_fetched_before_a_seek_is_given_up_at_the_seek():
+    handed = []
+    consumer = a_consumer()
+    tp = payments_partition()
+
+    async def deliver(message):
+        handed.append(message.offset)
+        if message.offset == 21:  # Faust's recovery seeks meanwhile: back to the commit at 19
+            sought_to(consumer, tp, 19)
+            consumer._seeks += 1
+
+    consumer.callback = deliver
+    sought_to(consumer, tp, 20)
+    fetching(consumer, *[(tp, offset) for offset in range(20, 24)])
+
+    async def handed_21():
+        while 21 not in handed:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+
+    await drain_until(consumer, handed_21)
+    # 22 and 23 were fetched from before the seek: handed out now, they would have moved the
+    # partition's read offset past 19 and 20, which the fetch after the seek brings again.
+    assert handed == [20, 21]
+    assert consumer._read_offset[tp] == 19
+
+
+async def test_a_changelog_declared_as_a_topic_with_acks_is_handed_out_before_any_seek(monkeypatch):
+    # `emails` is the changelog of `emails_sent` and a topic of the registry (acks on): Faust's
+    # recovery reads it without a seek to a commit, and it hung when its records were held back.
+    emails = TP(topics.emails.get_topic_name(), 1)
+    monkeypatch.setattr(app.topics, "_acking_topics", {emails.topic})
+    monkeypatch.setattr(type(app.tables), "changelog_topics", property(lambda tables: {emails.topic}))
+    handed = []
+
+    async def deliver(message):
+        handed.append(message.offset)
+
+    consumer = a_consumer(deliver)
+    fetching(consumer, (emails, 7), (emails, 8))
+
+    async def handed_8():
+        while 8 not in handed:
+            await asyncio.sleep(0.01)
+
+    await drain_until(consumer, handed_8)
+    assert handed == [7, 8]
