@@ -8,7 +8,9 @@ While no worker owns the key (a rebalance) or the owner cannot be reached (it di
 has not noticed yet), the router looks the owner up again every RETRY_INTERVAL_S until the
 request's timeout, then answers 503 with a JSON error, never a silent wait. A POST is retried
 only when its connection failed, so the owner never saw it: a second try of a POST the owner
-did get would be a second command.
+did get would be a second command. (The one exception is `POST /v1/orders` handing its wait to
+a new owner, web/orders.py: it sends its request id along, which makes a second try harmless.)
+A forwarded request carries what is left of its timeout as its `?timeout=`.
 """
 
 from __future__ import annotations
