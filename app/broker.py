@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import logging
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
-from app.processes import die_with_parent, stop_process, tail
+from app.processes import LocalServer, fetch_or_serve, tail
 from app.settings import Settings
 
 KAFKA_VERSION = "4.3.1"
@@ -119,7 +118,7 @@ def new_cluster_id() -> str:
             return cluster
 
 
-class LocalBroker:
+class LocalBroker(LocalServer):
     """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1."""
 
     def __init__(self, *, port: int, data_dir: Path, cache_dir: Path, heap_mb: int = 768) -> None:
@@ -212,16 +211,7 @@ class LocalBroker:
         config = self._write_config()
         self._format_storage(config)
         command = self._java("kafka.Kafka", str(config), heap=f"{self.heap_mb}m")
-        with open(self.log_file, "ab") as out:
-            self.process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-        try:
-            self._wait_until_serving(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self._launch(command, self.log_file, lambda: self._wait_until_serving(timeout))
         return self
 
     def _wait_until_serving(self, timeout: float) -> None:
@@ -241,36 +231,12 @@ class LocalBroker:
     def log_tail(self) -> str:
         return tail(self.log_file)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the JVM: a controlled shutdown first, SIGKILL if it does not finish in time."""
-        process, self.process = self.process, None
-        stop_process(process, timeout)
-
-    def __enter__(self) -> LocalBroker:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 def main(argv: list[str]) -> int:
-    settings = Settings.from_env()
-    command = argv[0] if argv else "fetch"
-    if command == "fetch":
-        print(fetch_jars(settings.kafka_cache_dir))
-        return 0
-    if command == "run":
-        broker = LocalBroker.from_settings(settings)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        with broker:
-            print(f"Kafka {KAFKA_VERSION} serving on {broker.bootstrap_servers}; Ctrl-C stops it")
-            try:
-                broker.process.wait()
-            except KeyboardInterrupt:
-                pass
-        return 0
-    print("usage: python -m app.broker [fetch|run]", file=sys.stderr)
-    return 2
+    return fetch_or_serve(
+        argv, "app.broker", fetch_jars, LocalBroker.from_settings,
+        f"Kafka {KAFKA_VERSION} serving on {{server.bootstrap_servers}}; Ctrl-C stops it",
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Child processes that must not outlive their parent: the local broker and workers.
+"""Child processes that must not outlive their parent: the local broker, the local schema
+registry and workers.
 
 `WorkerProcess` runs `faust -A app worker` with its own web port and data dir; `make run`, the
 integration tests and the benchmark start workers only through it.
@@ -16,7 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
+
+from app.settings import Settings
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -45,6 +48,67 @@ def tail(path: Path, lines: int = 60) -> str:
     if not path.exists():
         return f"({path} does not exist)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class LocalServer:
+    """A server process the project starts itself (the broker, the schema registry): `start()`
+    returns once it serves, `stop()` or leaving its `with` block ends it."""
+
+    process: subprocess.Popen | None = None
+
+    def start(self) -> "LocalServer":
+        raise NotImplementedError
+
+    def _launch(self, command: list[str], log_file: Path, wait_until_up: Callable[[], None]) -> None:
+        """Start `command`, its output appended to `log_file`, and wait with `wait_until_up()`
+        (which raises if the server does not come up); stop it again if that fails."""
+        with open(log_file, "ab") as out:
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+        try:
+            wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """A clean shutdown first, SIGKILL if it does not finish in time."""
+        process, self.process = self.process, None
+        stop_process(process, timeout)
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def fetch_or_serve(
+    argv: list[str], module: str, fetch: Callable[[Path], Path],
+    server: Callable[[Settings], LocalServer], banner: str,
+) -> int:
+    """`python -m <module> [fetch|run]`: download what the server runs (into KAFKA_CACHE_DIR)
+    and print where, or run the server in the foreground until Ctrl-C or SIGTERM. `banner` is
+    formatted with `server=`."""
+    settings = Settings.from_env()
+    command = argv[0] if argv else "fetch"
+    if command == "fetch":
+        print(fetch(settings.kafka_cache_dir))
+        return 0
+    if command != "run":
+        print(f"usage: python -m {module} [fetch|run]", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    running = server(settings)
+    with running:
+        print(banner.format(server=running), flush=True)
+        try:
+            running.process.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 def faust_command(*args: str) -> list[str]:

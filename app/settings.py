@@ -24,8 +24,13 @@ class Settings:
     kafka_port: int = 9092
     #: Heap of the local broker's JVM.
     kafka_heap_mb: int = 768
-    #: Where the broker's jars are cached (outside git, shared by every checkout).
+    #: Where the broker's jars (and the schema registry) are cached (outside git, shared by every
+    #: checkout).
     kafka_cache_dir: Path = Path.home() / ".cache" / "faust-orders"
+    #: An existing Confluent-compatible schema registry. Unset: the local one (app/registry.py).
+    schema_registry_url: str | None = None
+    #: Port of the local schema registry (its management interface on the next port).
+    registry_port: int = 8081
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     #: The URL other workers use to reach this one; defaults to http://WEB_HOST:WEB_PORT.

