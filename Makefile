@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars run worker trace mailbox test bench bench-recovery soak clean
+.PHONY: install broker-jars registry-app servers run worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ install: $(INSTALLED)
 broker-jars: install
 	$(PY) -m app.broker fetch
 
-## run: the local broker (unless KAFKA_BOOTSTRAP is set), one worker, the demo data
-run: broker-jars
+## registry-app: Apicurio Registry (the local schema registry) from Maven Central into the cache (once)
+registry-app: install
+	$(PY) -m app.registry fetch
+
+## servers: what the local broker and schema registry run
+servers: broker-jars registry-app
+
+## run: the local broker (unless KAFKA_BOOTSTRAP is set), schema registry (unless SCHEMA_REGISTRY_URL is set), one worker, the demo data
+run: servers
 	$(PY) -m app.run
 
 ## worker: one more worker for a running app (defaults: the broker `make run` started, port 6067)
@@ -36,24 +43,32 @@ worker: install
 trace: install
 	$(VENV)/bin/faust -A app trace $(ORDER)
 
+## schemas-check: compare the code's record schemas with the registry's; fails on a breaking change
+schemas-check: install
+	$(VENV)/bin/faust -A app schemas check
+
+## schemas-export: write the code's record schemas to DIR (default: schemas), one file per subject
+schemas-export: install
+	$(VENV)/bin/faust -A app schemas export $(or $(DIR),schemas)
+
 ## mailbox: a local SMTP server that prints every email it gets (for `SMTP_HOST=127.0.0.1 SMTP_PORT=8025 make run`)
 mailbox: install
 	$(PY) -m aiosmtpd -n -l 127.0.0.1:$(or $(SMTP_PORT),8025)
 
 ## test: every test, the ones against the real broker included
-test: broker-jars
+test: servers
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: one worker's throughput, latency at 300/s and the broker's floor; a row in BENCHMARKS.md
-bench: broker-jars
+bench: servers
 	$(PY) -m bench pipeline $(BENCH_ARGS)
 
 ## bench-recovery: cold restore of 1,000,000 keys, warm restart, memory per key, one worker vs two
-bench-recovery: broker-jars
+bench-recovery: servers
 	$(PY) -m bench recovery $(BENCH_ARGS)
 
 ## soak: one worker for SOAK_MINUTES (10) at half its maximum rate; RSS growth and lag to BENCHMARKS.md
-soak: broker-jars
+soak: servers
 	$(PY) -m bench soak --minutes $(or $(SOAK_MINUTES),10)
 
 ## clean: remove local state (broker data, table stores, logs); keeps .venv and the jar cache

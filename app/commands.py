@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from pathlib import Path
 
+import click
 from faust.cli import argument
 
 from app import customers_loader, topics
 from app.demo import DEMO_STOCK, make_demo_database
 from app.main import app, settings
+from app.schemas import RegistryUnavailable, TopicSchema
 from app.trace import trace_order
 
 
 @app.command()
 async def seed_demo() -> None:
     """Publish the demo stock levels and load the demo customer database (re-running is harmless)."""
-    await topics.create_topics()
-    for product, stock in DEMO_STOCK.items():
-        await topics.warehouse_inventory.send(key=product.encode(), value=str(stock).encode())
-    await app.producer.flush()
+    await _prepare()
+    sent = [await app.outputs.send(topics.warehouse_inventory, product, str(stock).encode())
+            for product, stock in DEMO_STOCK.items()]
+    await asyncio.gather(*sent)
     print(f"seeded stock for {', '.join(DEMO_STOCK)}")
     await _load(make_demo_database(settings.data_dir / "customers.sqlite"))
 
@@ -26,12 +31,18 @@ async def seed_demo() -> None:
 @app.command(argument("database", type=Path))
 async def load_customers(self, database: Path) -> None:
     """Publish the new and changed rows of DATABASE's `customers` table (SQLite) to `customers`."""
-    await topics.create_topics()
+    await _prepare()
     await _load(database)
 
 
+async def _prepare() -> None:
+    """What a worker does before it writes: the topics, the schemas (records carry their ids)."""
+    await topics.create_topics()
+    await app.schemas.register()
+
+
 async def _load(database: Path) -> None:
-    report = await customers_loader.load_customers(database, settings)
+    report = await customers_loader.load_customers(database, settings, app.schemas)
     checkpoint = report.checkpoint
     print(
         f"published {report.published} customers from {database} ({report.skipped} rows skipped); "
@@ -44,3 +55,47 @@ async def trace(self, order_id: str) -> None:
     """Print an order's records on the topics keyed by order id: command, events, validations."""
     lines = await trace_order(settings, order_id)
     print("\n".join(lines) if lines else f"no records for order {order_id}")
+
+
+@app.command(argument("action", type=click.Choice(["check", "export"])),
+             argument("directory", type=Path, required=False))
+async def schemas(self, action: str, directory: Path | None) -> None:
+    """`check`: compare the code's record schemas with the registry's, exit 1 on a change that
+    breaks readers (for CI); `export DIRECTORY`: write them there, one `<subject>.json` each."""
+    known = list(app.schemas.topics.values())
+    if action == "export":
+        if directory is None:
+            _fail("usage: faust -A app schemas export DIRECTORY")
+        directory.mkdir(parents=True, exist_ok=True)
+        for topic in known:
+            (directory / f"{topic.subject}.json").write_text(json.dumps(topic.schema, indent=2) + "\n")
+        print(f"wrote {len(known)} schemas to {directory}")
+        return
+    try:
+        verdicts = [await _verdict(topic) for topic in known]
+    except RegistryUnavailable as exc:
+        _fail(f"the schema registry did not answer: {exc}")
+    finally:
+        await app.schemas.close()
+    print("\n".join(line for line, _ in verdicts))
+    if any(breaking for _, breaking in verdicts):
+        raise SystemExit(1)
+
+
+def _fail(message: str) -> None:
+    """End a command with `message` and exit status 2 (a CLI's usage or set-up error)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+async def _verdict(topic: TopicSchema) -> tuple[str, bool]:
+    """A line about one subject, and whether the code's schema breaks it."""
+    latest = await app.schemas.registry.latest(topic.subject)
+    if latest is None:
+        return f"new         {topic.subject} (registered when a worker starts)", False
+    if latest[1] == topic.schema:
+        return f"unchanged   {topic.subject} (id {latest[0]})", False
+    problems = await app.schemas.problems(topic)
+    if problems:
+        return f"BREAKING    {topic.subject}: " + "; ".join(problems), True
+    return f"compatible  {topic.subject} (a new version when a worker starts)", False

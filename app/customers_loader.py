@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from app import topics
+from app.schemas import Schemas
 from app.settings import Settings
 from app.trace import read_partitions
 from models.records import Customer
@@ -67,7 +68,9 @@ def to_customer(row: sqlite3.Row) -> Customer:
     return Customer(**fields)
 
 
-async def load_customers(database: Path, settings: Settings) -> LoadReport:
+async def load_customers(database: Path, settings: Settings, schemas: Schemas) -> LoadReport:
+    """Publish the rows changed since the checkpoint, framed with the registered schema id of
+    `customers` (`schemas` registered)."""
     source = str(database.absolute())
     since = await read_checkpoint(source, settings)
     rows = changed_rows(database, since)
@@ -82,10 +85,9 @@ async def load_customers(database: Path, settings: Settings) -> LoadReport:
                 skipped += 1
                 log.warning("customer row %s skipped: %s", row["id"], error)
                 continue
-            await producer.send(
-                topics.customers.name_in(settings), key=str(customer.id).encode(),
-                value=customer.to_bytes(),
-            )
+            topic = topics.customers.name_in(settings)
+            await producer.send(topic, key=str(customer.id).encode(),
+                                value=schemas.frame(topic, customer.to_bytes()))
             published += 1
         checkpoint = Checkpoint(rows[-1]["updated_at"], rows[-1]["id"]) if rows else since
         await producer.flush()  # every row acknowledged before the checkpoint moves past it

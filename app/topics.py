@@ -1,6 +1,8 @@
 """The topics registry: every topic the app reads or writes, on one screen.
 
-Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`).
+Keys are UTF-8 strings (order id, customer id, product), values JSON records (`models.records`)
+framed with the id of their schema in the schema registry: a topic declared with `value=` has a
+subject `<topic>-value` (app/schemas.py).
 Every topic has the same partition count, so topics with the same key are co-partitioned:
 - by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`,
   `payments-by-order`;
@@ -18,58 +20,75 @@ Nobody else calls `app.topic()`.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.framework.handle import TopicHandle
 from app.main import app, settings
-from models.records import CUSTOMER_LEVELS
+from models.records import (
+    CUSTOMER_LEVELS, Customer, Email, Order, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
+    Payment, PlaceOrder, StockEvent, WarehouseStock,
+)
 
 
 #: For topics where only the latest value per key matters.
 COMPACTED = {"cleanup.policy": "compact"}
 
 
-def _topic(name: str, *, partitions: int | None = None, config: dict | None = None) -> TopicHandle:
-    return app.make(TopicHandle(name), lambda built: built.topic(
-        built.settings.topic_prefix + name,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions or built.settings.topic_partitions,
-        config=config,
-    ))
+def _topic(
+    name: str, value: Any = None, *, partitions: int | None = None, config: dict | None = None,
+) -> TopicHandle:
+    """A topic whose records are `value` (a record type, or `list[...]` for batches): framed
+    with its schema's id. Without `value`, values are bytes this app does not describe."""
+
+    def build(built: Any) -> Any:
+        full_name = built.settings.topic_prefix + name
+        if value is not None:
+            built.schemas.add(full_name, value)
+        return built.topic(
+            full_name,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions or built.settings.topic_partitions,
+            config=config,
+        )
+
+    return app.make(TopicHandle(name, value), build)
 
 
 #: Commands to place an order, written by `POST /v1/orders`; the Orders service accepts each
 #: order id once and publishes the order on `orders`.
-order_requests = _topic("order-requests")
+order_requests = _topic("order-requests", PlaceOrder)
 #: Order events: CREATED (accepted requests), VALIDATED / FAILED (the validations aggregator).
-orders = _topic("orders")
+orders = _topic("orders", Order)
 #: Batches of OrderValidation: one item per check and order, from the three validators.
-order_validations = _topic("order-validations")
+order_validations = _topic("order-validations", list[OrderValidation])
 #: Batches of OrderEvent, by customer: the fraud check reads CREATED, routing by level all.
-orders_by_customer = _topic("orders-by-customer")
+orders_by_customer = _topic("orders-by-customer", list[OrderEvent])
 #: Batches of OrderEvent, by product: CREATED reserves stock, VALIDATED keeps it, FAILED releases.
-orders_by_product = _topic("orders-by-product")
-#: Order ids whose validation deadline has passed, written by the aggregator's timer.
+orders_by_product = _topic("orders-by-product", list[OrderEvent | StockEvent])
+#: Order ids whose validation deadline has passed, written by the aggregator's timer: the key
+#: is the notice, the value is empty (no schema).
 order_deadlines = _topic("order-deadlines")
 #: Customers by customer id: from the SQL loader and `PUT /v1/customers/{id}`.
-customers = _topic("customers", config=COMPACTED)
+customers = _topic("customers", Customer, config=COMPACTED)
 #: Absolute stock level per product (an integer), latest value wins.
-warehouse_inventory = _topic("warehouse-inventory", config=COMPACTED)
+warehouse_inventory = _topic("warehouse-inventory", WarehouseStock, config=COMPACTED)
 #: Payments by payment id, written by `POST /v1/payments`.
-payments = _topic("payments")
+payments = _topic("payments", Payment)
 #: Batches of Payment, by order id, to meet their order in the email join.
-payments_by_order = _topic("payments-by-order")
+payments_by_order = _topic("payments-by-order", list[Payment])
 #: Batches of PaidOrder (the join's matches), by customer id, to meet their customer.
-paid_orders_by_customer = _topic("paid-orders-by-customer")
+paid_orders_by_customer = _topic("paid-orders-by-customer", list[PaidOrder])
 #: One Email per order: what the email service sent, when, to whom. It is the changelog of the
 #: email service's `emails_sent` (compacted): keyed by order id, in the partition of the order's
 #: customer, where the service keeps it.
-emails = _topic("emails", config=COMPACTED)
+emails = _topic("emails", Email, config=COMPACTED)
 #: OrderEnriched events by order id, one topic per customer level (`platinum`, ...).
-levels = {level: _topic(level) for level in CUSTOMER_LEVELS}
-#: The SQL customer loader's checkpoint per source database (the last row it published).
+levels = {level: _topic(level, OrderEnriched) for level in CUSTOMER_LEVELS}
+#: The SQL customer loader's checkpoint per source database (the last row it published): its
+#: own JSON, no schema.
 customer_loader_checkpoints = _topic(
     "customer-loader-checkpoints", partitions=1, config=COMPACTED
 )
@@ -83,7 +102,7 @@ INPUTS = [
 ]
 
 #: Each input topic's `<topic>-dead-letters`, by the input's base name: its records that could not be decoded or processed
-#: (original key and bytes; error and source offset in headers).
+#: (original key and bytes, as they came; error and source offset in headers).
 DEAD_LETTERS = {topic.base_name: _topic(f"{topic.base_name}-dead-letters") for topic in INPUTS}
 
 #: Every topic the app owns, created before a worker subscribes.

@@ -5,7 +5,8 @@ command that placed it, its events, the three validations, any deadline notice a
 the trace reads only that partition of each, from the beginning to the end. Its email sits with
 its customer (`emails` is the email service's changelog): the trace reads every partition of it.
 Records of the batched topics (`order-validations`, `payments-by-order`) hold items of many
-orders: the trace shows each item of this order on its own line.
+orders: the trace shows each item of this order on its own line, with the schema id its record
+was framed with.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app import topics
 from app.partitioning import partition_of
+from app.schemas import Unreadable, unframe
 from app.settings import Settings
 
 #: The order-keyed topics, in the order an order passes through them.
@@ -29,6 +31,8 @@ ORDER_TOPICS = [
 WITH_THE_CUSTOMER = frozenset({"emails"})
 #: Topics whose records are batches of items, each naming its order in `orderId`.
 BATCHED = frozenset({"order-validations", "payments-by-order"})
+#: Topics whose records are framed with a schema id (app/schemas.py).
+FRAMED = frozenset(topic.base_name for topic in ORDER_TOPICS if topic.value_type is not None)
 
 
 async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> list[ConsumerRecord]:
@@ -72,15 +76,25 @@ def describe(topic: str, value: bytes) -> str:
 
 
 def order_entries(topic: str, key: bytes | None, value: bytes, order_id: str) -> list[str]:
-    """What one record of an order-keyed topic says about `order_id`, a line per entry."""
+    """What one record of an order-keyed topic says about `order_id`, a line per entry (with
+    the schema id of a framed record)."""
+    if topic not in BATCHED and key != order_id.encode():
+        return []
+    schema = ""
+    if topic in FRAMED:
+        try:
+            schema_id, value = unframe(value)
+        except Unreadable as exc:
+            return [f"unreadable: {exc}"] if topic not in BATCHED else []
+        schema = f"  [schema {schema_id}]"
     if topic not in BATCHED:
-        return [describe(topic, value)] if key == order_id.encode() else []
+        return [describe(topic, value) + schema]
     try:
         items = json.loads(value)
     except ValueError:
         return []
     return [
-        describe(topic, json.dumps(item).encode()) for item in items
+        describe(topic, json.dumps(item).encode()) + schema for item in items
         if isinstance(item, dict) and item.get("orderId") == order_id
     ]
 

@@ -1,7 +1,8 @@
 """`python -m bench [pipeline]` (what `make bench` runs), `python -m bench recovery`
 (`make bench-recovery`) and `python -m bench soak` (`make soak`).
 
-Starts a local broker in a temporary folder (or uses KAFKA_BOOTSTRAP), runs the benchmarks on
+Starts a local broker and schema registry in a temporary folder (or uses KAFKA_BOOTSTRAP and
+SCHEMA_REGISTRY_URL), runs the benchmarks on
 fresh app ids, appends the figures to BENCHMARKS.md with the machine and the command, and prints
 them as one JSON object on its last line.
 """
@@ -21,21 +22,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app.broker import LocalBroker, free_port, free_port_pair
+from app.registry import LocalRegistry
 from app.settings import Settings
 from bench import pipeline, recovery, soak
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
-async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> dict:
+async def run(bootstrap: str, registry_url: str, root: Path, keys: int, tail: int,
+              orders: int) -> dict:
     figures: dict = {"keys": keys, "tail": tail, "orders": orders}
 
-    idle = recovery.BenchApp(bootstrap, root).worker("idle", free_port())
+    idle = recovery.BenchApp(bootstrap, registry_url, root).worker("idle", free_port())
     recovery.timed_start(idle)
     figures["idle_rss_mb"] = recovery.rss_mb(idle)
     idle.stop()
 
-    big = recovery.BenchApp(bootstrap, root)
+    big = recovery.BenchApp(bootstrap, registry_url, root)
     print(f"writing {keys:,} keys to the order_states changelog ...", flush=True)
     figures["fill_s"] = await recovery.fill_changelog(big, "order_states", range(keys))
     worker = big.worker("restored", free_port())
@@ -54,7 +57,7 @@ async def run(bootstrap: str, root: Path, keys: int, tail: int, orders: int) -> 
     worker.stop()
 
     for count in (1, 2):
-        app = recovery.BenchApp(bootstrap, root)
+        app = recovery.BenchApp(bootstrap, registry_url, root)
         workers = [app.worker(f"w{n}", free_port()) for n in range(count)]
         print(f"throughput with {count} worker(s), {orders:,} orders ...", flush=True)
         try:
@@ -162,15 +165,22 @@ def main() -> int:
         )
         with broker or nullcontext():
             bootstrap = settings.kafka_bootstrap or broker.bootstrap_servers
-            if args.mode == "pipeline":
-                figures = asyncio.run(pipeline.run(
-                    bootstrap, root, args.orders, args.latency_rate, args.latency_seconds,
-                    args.floor_messages,
-                ))
-            elif args.mode == "soak":
-                figures = asyncio.run(soak.soak(bootstrap, root, args.minutes))
-            else:
-                figures = asyncio.run(run(bootstrap, root, args.keys, args.tail, args.orders))
+            registry = None if settings.schema_registry_url else LocalRegistry(
+                port=free_port_pair(), bootstrap=bootstrap, log_dir=root / "registry",
+                cache_dir=settings.kafka_cache_dir,
+            )
+            with registry or nullcontext():
+                registry_url = settings.schema_registry_url or registry.url
+                if args.mode == "pipeline":
+                    figures = asyncio.run(pipeline.run(
+                        bootstrap, registry_url, root, args.orders, args.latency_rate,
+                        args.latency_seconds, args.floor_messages,
+                    ))
+                elif args.mode == "soak":
+                    figures = asyncio.run(soak.soak(bootstrap, registry_url, root, args.minutes))
+                else:
+                    figures = asyncio.run(run(bootstrap, registry_url, root, args.keys, args.tail,
+                                              args.orders))
     if args.mode == "pipeline":
         written = pipeline_report(figures, (
             f"make bench (python -m bench --orders {args.orders} --latency-rate "

@@ -6,7 +6,8 @@
 Before the orders it stocks every product (enough for every order) and stores every customer, so
 the orders validate unless a rule says otherwise. `--rate max` sends as fast as the system takes
 them (over HTTP: `--concurrency` requests in flight). Over Kafka it writes PlaceOrder commands to
-`order-requests`, as `POST /v1/orders` does, and payments to `payments`. It prints a progress line
+`order-requests`, as `POST /v1/orders` does, and payments to `payments`, framed with the ids of
+their schemas in the registry (`--registry`). It prints a progress line
 and, at the end, a summary (as one JSON object with `--json`).
 """
 
@@ -26,6 +27,10 @@ from typing import Awaitable, Callable
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
+
+from app import topics
+from app.schemas import Schemas
+from app.settings import local_registry_url
 
 
 @dataclass(frozen=True)
@@ -153,12 +158,17 @@ class HttpTarget:
 class KafkaTarget:
     """PlaceOrder commands to `order-requests` and payments to `payments`, keyed as the API keys them."""
 
-    def __init__(self, bootstrap: str, topic_prefix: str) -> None:
+    def __init__(self, bootstrap: str, registry_url: str, topic_prefix: str) -> None:
         self.prefix = topic_prefix
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                          max_batch_size=256 * 1024)
+        #: Records are framed with their schema ids, as the app writes them.
+        self.schemas = Schemas.of(registry_url, topic_prefix, [
+            topics.warehouse_inventory, topics.customers, topics.order_requests, topics.payments])
 
     async def prepare(self, workload: Workload) -> None:
+        await self.schemas.register()
+        await self.schemas.close()
         await self.producer.start()
         for n in range(workload.products):
             await self._send("warehouse-inventory", workload.product(n),
@@ -179,7 +189,8 @@ class KafkaTarget:
         tally.accepted += 1  # counted when handed to the producer; `close` waits for the acks
 
     async def _send(self, topic: str, key: str, value: bytes) -> None:
-        await self.producer.send(self.prefix + topic, key=key.encode(), value=value)
+        name = self.prefix + topic
+        await self.producer.send(name, key=key.encode(), value=self.schemas.frame(name, value))
 
     async def close(self) -> None:
         await self.producer.stop()  # flushes: every record sent is acknowledged
@@ -247,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:6066", help="a worker (--via http)")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="the cluster (--via kafka)")
     parser.add_argument("--topic-prefix", default="", help="the app's TOPIC_PREFIX (--via kafka)")
+    parser.add_argument("--registry", default=local_registry_url(8081),
+                        help="the schema registry's Confluent-compatible URL (--via kafka)")
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--products", type=int, default=10)
@@ -260,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     async def send() -> dict:
         # Clients belong to the event loop that uses them: made here, inside it.
         target = (HttpTarget(args.url, args.concurrency) if args.via == "http"
-                  else KafkaTarget(args.bootstrap, args.topic_prefix))
+                  else KafkaTarget(args.bootstrap, args.registry, args.topic_prefix))
         return await run(target, workload, rate, args.concurrency, progress_bar)
 
     summary = asyncio.run(send())

@@ -148,11 +148,11 @@ async def latency(
             **{f"{name}_p{p}_ms": percentile(millis, p) for p in (50, 95, 99)}}
 
 
-async def run(bootstrap: str, root, orders: int, latency_rate: float, latency_s: float,
+async def run(bootstrap: str, registry_url: str, root, orders: int, latency_rate: float, latency_s: float,
               floor_messages: int) -> dict:
     print(f"floor: {floor_messages:,} messages through a raw consume -> produce loop ...", flush=True)
     figures = {"raw_pipe_msgs_per_s": await floor(bootstrap, floor_messages)}
-    app = recovery.BenchApp(bootstrap, root)
+    app = recovery.BenchApp(bootstrap, registry_url, root)
     worker = app.worker("pipeline", free_port())
     recovery.timed_start(worker)
     try:

@@ -27,7 +27,9 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app import topics
 from app.partitioning import partition_of
+from app.schemas import Schemas
 from models.records import Order, OrderState
 from models.state import OrderRecord
 from app.processes import WorkerProcess
@@ -42,6 +44,8 @@ class BenchApp:
     """Workers of one fresh app id on the benchmark's broker."""
 
     bootstrap: str
+    #: The schema registry the workers and the load generator use.
+    registry_url: str
     root: Path
     app_id: str = ""
 
@@ -53,11 +57,12 @@ class BenchApp:
 
     def kafka_target(self) -> load.KafkaTarget:
         """The load generator writing straight to this app's topics."""
-        return load.KafkaTarget(self.bootstrap, self.topic(""))
+        return load.KafkaTarget(self.bootstrap, self.registry_url, self.topic(""))
 
     def worker(self, name: str, port: int) -> WorkerProcess:
         return WorkerProcess({
             "KAFKA_BOOTSTRAP": self.bootstrap,
+            "SCHEMA_REGISTRY_URL": self.registry_url,
             "APP_ID": self.app_id,
             "TOPIC_PREFIX": f"{self.app_id}.",
             "TOPIC_PARTITIONS": str(PARTITIONS),
@@ -143,17 +148,22 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
 
 async def place_orders(app: BenchApp, count: int) -> None:
     """Stock for every order, then `count` PlaceOrder commands, as `POST /v1/orders` sends them."""
+    schemas = Schemas.of(app.registry_url, app.topic(""),
+                         [topics.warehouse_inventory, topics.order_requests])
+    await schemas.register()
+    await schemas.close()
+    stock, requests = app.topic("warehouse-inventory"), app.topic("order-requests")
     producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        await producer.send_and_wait(app.topic("warehouse-inventory"), key=b"BENCH",
-                                     value=str(count * 10).encode())
+        await producer.send_and_wait(stock, key=b"BENCH",
+                                     value=schemas.frame(stock, str(count * 10).encode()))
         for n in range(count):
             order_id = f"bench-{n:08d}"
             command = {"requestId": uuid.uuid4().hex,
                        "order": order_json(order_id, n % 1000 + 1, "CREATED")}
-            await producer.send(app.topic("order-requests"), key=order_id.encode(),
-                                value=json.dumps(command).encode())
+            await producer.send(requests, key=order_id.encode(),
+                                value=schemas.frame(requests, json.dumps(command).encode()))
         await producer.flush()
     finally:
         await producer.stop()

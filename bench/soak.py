@@ -25,8 +25,8 @@ WARM_UP_S = 60.0
 MAX_RATE_ORDERS = 3_000
 
 
-async def soak(bootstrap: str, root: Path, minutes: float) -> dict:
-    app = recovery.BenchApp(bootstrap, root)
+async def soak(bootstrap: str, registry_url: str, root: Path, minutes: float) -> dict:
+    app = recovery.BenchApp(bootstrap, registry_url, root)
     worker = app.worker("soak", free_port())
     recovery.timed_start(worker)
     try:

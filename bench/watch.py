@@ -17,13 +17,15 @@ from typing import Callable
 import aiohttp
 from aiokafka import AIOKafkaConsumer
 
+from app.schemas import unframe
+
 _LAG = re.compile(r'^consumer_lag\{topic="[^"]*"\} (\S+)$', re.MULTILINE)
 _TABLE_MEMORY = re.compile(r'^table_memory_bytes\{part="[^"]*"\} (\S+)$', re.MULTILINE)
 
 
 def is_decided(value: bytes) -> bool:
-    """An `orders` record in a terminal state."""
-    return json.loads(value)["state"] != "CREATED"
+    """An `orders` record (framed with its schema id) in a terminal state."""
+    return json.loads(unframe(value)[1])["state"] != "CREATED"
 
 
 #: How often a watch says how far it got.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -145,6 +145,10 @@ class OrderEvent(Record):
     partition: int
     offset: int
     order: Order
+
+
+#: A `warehouse-inventory` value: a product's absolute stock level, a bare JSON integer.
+WarehouseStock = Annotated[int, Field(ge=0)]
 
 
 class StockEvent(Record):

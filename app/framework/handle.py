@@ -46,10 +46,13 @@ class Handle:
 
 
 class TopicHandle(Handle):
-    def __init__(self, base_name: str) -> None:
+    def __init__(self, base_name: str, value_type: Any = None) -> None:
         super().__init__(f"topic {base_name}")
         #: The name without the app's TOPIC_PREFIX (known before the settings are).
         self.base_name = base_name
+        #: What its values are (a record type, `list[...]` for batches); None: bytes without a
+        #: schema.
+        self.value_type = value_type
 
     def name_in(self, settings: Any) -> str:
         """The topic's name under `settings` (for tools that read topics without an app)."""

@@ -12,6 +12,9 @@ Python murmur2 per record where the partition is known):
   reader had input waiting sent batches of one item: Faust hands a reader one record at a time,
   so its queue is nearly always empty while the backlog waits in the consumer's fetches.)
 
+Records and batches are framed with their topic's schema id here (app/schemas.py); a table's
+changelog records come framed from the table.
+
 Nothing is acknowledged on the spot: `drain`, called by the commit barrier (`app/framework/transport.py`),
 sends what is batched and waits for every acknowledgement before offsets are committed, and
 raises if any send failed, so no offset is committed past a lost record.
@@ -77,7 +80,9 @@ class Outputs:
         """Send one record; the caller waits for its acknowledgement (the HTTP API, which answers
         a failure to its client: it is not the commit's business)."""
         timestamp_ms = None if timestamp is None else int(timestamp * 1000)
-        return await self._send(topic.get_topic_name(), key.encode(), value, partition, timestamp_ms)
+        name = topic.get_topic_name()
+        return await self._send(
+            name, key.encode(), self._app.schemas.frame(name, value), partition, timestamp_ms)
 
     def add(self, topic: TopicT, partition: int, item: bytes) -> None:
         """Queue one item for `partition` of an internal topic."""
@@ -98,7 +103,8 @@ class Outputs:
                 self._timer.cancel()
                 self._timer = None
             for (topic, partition), items in batches.items():
-                self._track(await self._send(topic, None, encode_batch(items), partition, None))
+                batch = self._app.schemas.frame(topic, encode_batch(items))
+                self._track(await self._send(topic, None, batch, partition, None))
 
     async def drain(self) -> None:
         """Send every waiting batch and wait until the broker acknowledged every record sent so

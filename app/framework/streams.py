@@ -3,7 +3,8 @@
 If a Faust agent raises, Faust acks the record anyway and the agent restarts: the record is lost
 without a trace. So services are written as handlers of one value, registered with `consumes()`:
 the topic's agent decodes each record once, calls every handler registered on the topic (in
-registration order), and sends what cannot be decoded or processed (original key and bytes; the
+registration order), and sends what cannot be decoded (not framed with a schema id of the
+topic's subject, app/schemas.py, or not a valid record) or processed (original key and bytes; the
 error, the source offset, and in `agent` the handler that failed or, for a record that does not
 decode, the topic's agent `read-<topic>`) to `<topic>-dead-letters`, then goes on.
 
@@ -86,13 +87,16 @@ def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched
     name = topic.base_name
     agent_name = f"read-{name}"
     decode = _batch_parser(parse) if batched else _record_parser(parse)
+    framed = topic.value_type is not None
 
     async def read(stream):
+        schemas, topic_name = app.schemas, topic.get_topic_name()
         async for event in stream.events():
             try:
                 key = (event.key or b"").decode()
-                values = decode(event.value)
-            except ValueError as exc:  # pydantic's ValidationError, UnicodeDecodeError too
+                payload = await schemas.payload(topic_name, event.value) if framed else event.value
+                values = decode(payload)
+            except ValueError as exc:  # Unreadable, pydantic's ValidationError, UnicodeDecodeError
                 await _send_to_dead_letters(topic, event, event.value, _describe(exc), agent_name)
                 continue
             for value in values:

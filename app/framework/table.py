@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import ItemsView, KeysView, ValuesView
+from functools import cached_property
 from typing import Any, Awaitable, Callable, Iterator, NamedTuple
 
 import faust
@@ -33,6 +34,7 @@ import rocksdict
 from faust import current_event
 from faust.types import TP
 
+from app.schemas import unframe
 from models.records import Record
 
 #: An overlay entry for a deleted key.
@@ -60,7 +62,8 @@ class Table(faust.Table):
         self._flush_lock: asyncio.Lock | None = None
         self._flush_lock_loop: asyncio.AbstractEventLoop | None = None
         #: Values are this record type: kept decoded in the overlay, JSON in the store and the
-        #: changelog, so a record written many times is encoded once per flush.
+        #: changelog (framed with its schema id when the changelog topic has a schema: `emails`),
+        #: so a record written many times is encoded once per flush.
         self.model = model
         self._waiters: defaultdict[Any, set[asyncio.Future]] = defaultdict(set)
         #: Writes since the last barrier: partition -> key -> value (or DELETED).
@@ -106,8 +109,7 @@ class Table(faust.Table):
             return self.__missing__(key)
         if value is not None:
             return value
-        stored = super().__getitem__(key)
-        return stored if self.model is None else self.model.from_bytes(stored)
+        return self._decode_value(super().__getitem__(key))
 
     def get(self, key: Any, default: Any = None) -> Any:
         try:
@@ -180,9 +182,20 @@ class Table(faust.Table):
         if value is DELETED:
             return None
         if self.model is not None:
-            return value.to_bytes()
+            return self.app.schemas.frame(self._changelog_name, value.to_bytes())
         return self.app.serializers.dumps_value(
             self.value_type, value, serializer=self.value_serializer)
+
+    @cached_property
+    def _changelog_name(self) -> str:
+        return self.changelog_topic.get_topic_name()
+
+    def _decode_value(self, stored: bytes) -> Any:
+        if self.model is None:
+            return stored
+        if self._changelog_name in self.app.schemas.topics:
+            _, stored = unframe(stored)  # its own records: the id needs no check
+        return self.model.from_bytes(stored)
 
     def apply_flushed(self, records: list[ChangelogRecord], offsets: dict[int, int]) -> None:
         """End a flush whose records the broker has: write them to the local store, with the
@@ -256,10 +269,9 @@ class _Items(ItemsView):
         overlay: dict[Any, Any] = {}
         for writes in (*table._flushing.values(), *table._pending.values()):
             overlay.update(writes)
-        decode = (lambda value: value) if table.model is None else table.model.from_bytes
         for key, value in table.data.items():
             if key not in overlay:
-                yield key, decode(value)
+                yield key, table._decode_value(value)
         yield from ((key, value) for key, value in overlay.items() if value is not DELETED)
 
 

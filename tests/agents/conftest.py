@@ -8,7 +8,9 @@ import pytest
 
 from app import topics
 from app.main import app
-from models.records import encode_batch
+from app.schemas import frame
+from models.records import Record, encode_batch
+from tests.conftest import TEST_SCHEMA_ID
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -56,6 +58,11 @@ def sent(monkeypatch) -> Sent:
     return recorded
 
 
+def framed(value: Record | bytes) -> bytes:
+    """A record's value as the app writes it: framed with its (test) schema id."""
+    return frame(TEST_SCHEMA_ID, value if isinstance(value, bytes) else value.to_bytes())
+
+
 def batch(*records) -> bytes:
     """Records as one record of an internal topic."""
-    return encode_batch([record.to_bytes() for record in records])
+    return framed(encode_batch([record.to_bytes() for record in records]))

@@ -9,7 +9,7 @@ from agents.order_details import check_details
 from app import metrics
 from app.main import app
 from models.records import Order, OrderEvent, OrderState
-from tests.agents.conftest import batch
+from tests.agents.conftest import batch, framed
 
 ORDERS = "orders"
 ORDERS_DEAD_LETTERS = "orders-dead-letters"
@@ -33,11 +33,11 @@ async def test_a_record_that_fails_processing_is_a_dead_letter_and_the_agent_goe
     monkeypatch.setattr(order_details, "check_order_details", check)
     before = metrics.sample("dead_letters_total", topic=ORDERS)
     async with check_details.test_context() as agent:
-        boom = await agent.put(key=b"boom", value=order("boom").to_bytes(), partition=1)
-        await agent.put(key=b"fine", value=order("fine").to_bytes(), partition=1)
+        boom = await agent.put(key=b"boom", value=framed(order("boom")), partition=1)
+        await agent.put(key=b"fine", value=framed(order("fine")), partition=1)
 
     [dead] = sent[ORDERS_DEAD_LETTERS].await_args_list
-    assert (dead.kwargs["key"], dead.kwargs["value"]) == (b"boom", order("boom").to_bytes())
+    assert (dead.kwargs["key"], dead.kwargs["value"]) == (b"boom", framed(order("boom")))
     assert dead.kwargs["headers"] == {
         "error": b"RuntimeError: the rule broke",
         "agent": b"agents.order_details.check_details",
@@ -53,23 +53,27 @@ async def test_one_agent_reads_orders_and_dead_letters_an_undecodable_record_onc
     readers = [agent for agent in app.agents.values() if ORDERS in agent.channel.topics]
     assert len(readers) == 1
     async with readers[0].test_context() as agent:
-        await agent.put(key=b"x", value=b"{not json")
-    [dead] = sent[ORDERS_DEAD_LETTERS].await_args_list
-    assert dead.kwargs["value"] == b"{not json"
-    assert b"JSON" in dead.kwargs["headers"]["error"]
-    assert dead.kwargs["headers"]["agent"] == b"read-orders"
+        await agent.put(key=b"x", value=framed(b"{not json"))
+        await agent.put(key=b"y", value=order("y").to_bytes())  # plain JSON: not framed
+    not_json, not_framed = sent[ORDERS_DEAD_LETTERS].await_args_list
+    assert not_json.kwargs["value"] == framed(b"{not json")
+    assert b"JSON" in not_json.kwargs["headers"]["error"]
+    assert not_json.kwargs["headers"]["agent"] == b"read-orders"
+    assert not_framed.kwargs["value"] == order("y").to_bytes()
+    assert b"not in the Confluent wire format" in not_framed.kwargs["headers"]["error"]
+    assert sent.items("order-validations") == []
 
 
 async def test_a_bad_item_of_a_batch_is_dead_lettered_alone_and_the_rest_is_handled(sent):
     good = OrderEvent(partition=2, offset=40, order=order("good-item"))
     record = b"[" + json.dumps({"partition": 2, "offset": 41}).encode() + b"," + good.to_bytes() + b"]"
     async with check_fraud.test_context() as agent:
-        await agent.put(key=None, value=record, partition=0)
-        await agent.put(key=None, value=b"not a batch", partition=0)
+        await agent.put(key=None, value=framed(record), partition=0)
+        await agent.put(key=None, value=framed(b"not a batch"), partition=0)
         await agent.put(key=None, value=batch(good.model_copy(update={"offset": 42})), partition=0)
     dead = sent["orders-by-customer-dead-letters"].await_args_list
     assert [json.loads(call.kwargs["value"]) for call in dead[:1]] == [{"partition": 2, "offset": 41}]
     assert b"order: Field required" in dead[0].kwargs["headers"]["error"]
-    assert dead[1].kwargs["value"] == b"not a batch"
+    assert dead[1].kwargs["value"] == framed(b"not a batch")
     assert len(dead) == 2
     assert [v["orderId"] for v in sent.items("order-validations")] == ["good-item", "good-item"]

@@ -11,7 +11,7 @@ from models.records import Customer, Order, OrderEvent, OrderState, PaidOrder, P
 from tables.customers import customer_records
 from tables.emails import emails_sent
 from tables.orders import order_states
-from tests.agents.conftest import batch
+from tests.agents.conftest import batch, framed
 
 T0 = datetime.now(timezone.utc)
 
@@ -34,12 +34,12 @@ def payment(order_id: str, seconds=0) -> Payment:
 async def store_customers(*customers: Customer) -> None:
     async with record_customers.test_context() as agent:
         for c in customers:
-            await agent.put(key=str(c.id).encode(), value=c.to_bytes())
+            await agent.put(key=str(c.id).encode(), value=framed(c))
 
 
 async def test_a_customer_keyed_by_another_id_is_a_dead_letter(sent):
     async with record_customers.test_context() as agent:
-        await agent.put(key=b"41", value=customer(42).to_bytes())
+        await agent.put(key=b"41", value=framed(customer(42)))
     assert "41" not in customer_records and "42" not in customer_records
     [dead] = sent["customers-dead-letters"].await_args_list
     assert dead.kwargs["headers"]["error"] == b"key '41' is not the customer's id 42"
@@ -83,8 +83,8 @@ async def test_a_payment_waits_in_its_order_record_and_the_match_goes_out_once(s
         await agent.put(key=None, value=batch(payment("j1", seconds=-30), payment("j1", seconds=90)))
     assert len(order_states["j1"].join.payments) == 2
     async with join_validated_orders.test_context() as agent:
-        await agent.put(key=b"j1", value=order("j1", 71).to_bytes())
-        await agent.put(key=b"j1", value=order("j1", 71).to_bytes())  # redelivered
+        await agent.put(key=b"j1", value=framed(order("j1", 71)))
+        await agent.put(key=b"j1", value=framed(order("j1", 71)))  # redelivered
     [(partition, match)] = sent.added["paid-orders-by-customer"]
     assert (match["order"]["id"], match["payment"]["orderId"]) == ("j1", "j1")
     assert order_states["j1"].join.match is not None
@@ -92,7 +92,7 @@ async def test_a_payment_waits_in_its_order_record_and_the_match_goes_out_once(s
 
 async def test_a_payment_outside_the_window_never_matches(sent):
     async with join_validated_orders.test_context() as agent:
-        await agent.put(key=b"j2", value=order("j2", 72).to_bytes())
+        await agent.put(key=b"j2", value=framed(order("j2", 72)))
     async with join_payments.test_context() as agent:
         await agent.put(key=None, value=batch(payment("j2", seconds=61)))
     assert sent.added["paid-orders-by-customer"] == []

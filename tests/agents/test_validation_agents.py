@@ -18,7 +18,7 @@ from tables.inventory import stock_reservations
 from tables.orders import order_states
 from app.framework.table import drop_pending, flush_tables
 from tables.validations import open_orders
-from tests.agents.conftest import batch
+from tests.agents.conftest import batch, framed
 
 
 def order(order_id: str, state=OrderState.CREATED, product="SOCKS", quantity=2, price=3.0,
@@ -107,15 +107,15 @@ async def test_a_failed_order_releases_its_reservation_once(sent):
 
 async def test_a_stock_level_goes_on_in_order_with_the_orders_of_its_product(sent):
     async with forward_stock_levels.test_context() as levels:
-        level = await levels.put(key=b"SOCKS", value=b"7", partition=3)
+        level = await levels.put(key=b"SOCKS", value=framed(b"7"), partition=3)
     assert sent.added["orders-by-product"] == [
         (3, {"partition": 3, "offset": level.message.offset, "product": "SOCKS", "stock": 7})]
 
 
 async def test_a_negative_stock_level_is_a_dead_letter(sent):
     async with forward_stock_levels.test_context() as levels:
-        await levels.put(key=b"SOCKS", value=b"-3")
-        await levels.put(key=b"SOCKS", value=b"lots")
+        await levels.put(key=b"SOCKS", value=framed(b"-3"))
+        await levels.put(key=b"SOCKS", value=framed(b"lots"))
     errors = [c.kwargs["headers"]["error"] for c in sent["warehouse-inventory-dead-letters"].await_args_list]
     assert errors == [b"a stock level cannot be negative: -3",
                       b"invalid literal for int() with base 10: b'lots'"]
@@ -127,7 +127,7 @@ def validation(order_id: str, check: CheckType, result=ValidationResult.PASS) ->
 
 async def test_an_order_is_decided_once_whatever_is_redelivered(sent):
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a1", value=order("a1").to_bytes())
+        await orders.put(key=b"a1", value=framed(order("a1")))
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(*(validation("a1", check) for check in CheckType)))
         await agent.put(key=None, value=batch(
@@ -137,20 +137,20 @@ async def test_an_order_is_decided_once_whatever_is_redelivered(sent):
 
 async def test_the_outcome_seen_on_orders_closes_the_order(sent):
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a2", value=order("a2").to_bytes())
+        await orders.put(key=b"a2", value=framed(order("a2")))
         assert "a2" in open_orders
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(
             validation("a2", CheckType.INVENTORY_CHECK, ValidationResult.FAIL)))
     [outcome] = sent.values("orders")
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a2", value=Order.model_validate(outcome).to_bytes())
+        await orders.put(key=b"a2", value=framed(Order.model_validate(outcome)))
     assert "a2" not in open_orders
 
 
 async def test_a_deadline_fails_an_incomplete_order_with_timeout_once(sent, monkeypatch):
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a3", value=order("a3").to_bytes())
+        await orders.put(key=b"a3", value=framed(order("a3")))
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(validation("a3", CheckType.ORDER_DETAILS_CHECK)))
     async with expire_orders.test_context() as deadlines:
@@ -170,11 +170,11 @@ async def test_a_deadline_lost_by_a_crash_in_the_middle_of_a_flush_comes_back_wi
 ):
     # The order's record reached its changelog, its deadline did not.
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a7", value=order("a7").to_bytes())
+        await orders.put(key=b"a7", value=framed(order("a7")))
         await crash_after_the_flush(order_states)
         await crash_before_the_flush(open_orders)
         assert "a7" not in open_orders
-        await orders.put(key=b"a7", value=order("a7").to_bytes())  # redelivered
+        await orders.put(key=b"a7", value=framed(order("a7")))  # redelivered
     later = now_ms() + settings.order_timeout_s * 1000
     monkeypatch.setattr(validations, "now_ms", lambda: later)
     async with expire_orders.test_context() as deadlines:
@@ -184,7 +184,7 @@ async def test_a_deadline_lost_by_a_crash_in_the_middle_of_a_flush_comes_back_wi
 
 async def test_an_outcome_not_seen_on_orders_by_its_deadline_is_published_again(sent, monkeypatch):
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a4", value=order("a4").to_bytes())
+        await orders.put(key=b"a4", value=framed(order("a4")))
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(
             validation("a4", CheckType.FRAUD_CHECK, ValidationResult.FAIL)))
@@ -219,11 +219,11 @@ async def test_an_outcome_on_orders_that_the_table_lost_is_not_published_again(s
     # A crash after the VALIDATED event reached `orders` and before the table recorded it: the
     # last validation comes again, but the event read back from `orders` is the outcome.
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a5", value=order("a5").to_bytes())
+        await orders.put(key=b"a5", value=framed(order("a5")))
     checks = list(CheckType)
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(*(validation("a5", check) for check in checks[:2])))
-    published_before_the_crash = order("a5", state=OrderState.VALIDATED).to_bytes()
+    published_before_the_crash = framed(order("a5", state=OrderState.VALIDATED))
     async with track_orders.test_context() as orders:
         await orders.put(key=b"a5", value=published_before_the_crash)
     async with aggregate_validations.test_context() as agent:
@@ -238,7 +238,7 @@ async def test_outcomes_are_held_back_until_the_assigned_partition_has_caught_up
     committed = {partition: 4}
     monkeypatch.setattr(validations, "committed_offset", lambda p: committed[p])
     async with track_orders.test_context() as orders:
-        await orders.put(key=b"a6", value=order("a6").to_bytes(), partition=partition)
+        await orders.put(key=b"a6", value=framed(order("a6")), partition=partition)
     async with aggregate_validations.test_context() as agent:
         await agent.put(key=None, value=batch(
             validation("a6", CheckType.FRAUD_CHECK, ValidationResult.FAIL)), partition=partition)

@@ -1,7 +1,9 @@
-"""The real broker, started once per session, and apps of real workers on it.
+"""The real broker and schema registry, started once per session, and apps of real workers on
+them.
 
-Each test module gets its own app id and topic prefix, so modules share nothing but the broker.
-With KAFKA_BOOTSTRAP set, the tests use that cluster and start no broker.
+Each test module gets its own app id and topic prefix (so its own subjects), so modules share
+nothing but the broker and the registry. With KAFKA_BOOTSTRAP set, the tests use that cluster and
+start no broker; with SCHEMA_REGISTRY_URL set, that registry, and start none.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import BrokerError, LocalBroker, free_port, free_port_pair
 from app.processes import WorkerProcess
+from app.registry import LocalRegistry
+from app.schemas import unframe
 from app.settings import Settings
 from app.trace import read_partitions
 
@@ -48,6 +52,20 @@ def kafka(tmp_path_factory) -> Kafka:
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def registry(kafka, tmp_path_factory) -> str:
+    """The Confluent-compatible URL of the session's schema registry."""
+    settings = Settings.from_env()
+    if settings.schema_registry_url:
+        yield settings.schema_registry_url
+        return
+    local = LocalRegistry(port=free_port_pair(), bootstrap=kafka.bootstrap,
+                          log_dir=tmp_path_factory.mktemp("registry"),
+                          cache_dir=settings.kafka_cache_dir)
+    with local:
+        yield local.url
+
+
 def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3) -> LocalBroker:
     """A started local broker; on other ports again if one was taken between the choice and the
     broker's bind (a port is only known free until someone takes it)."""
@@ -69,11 +87,13 @@ def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3)
 class OrdersApp:
     """Workers of one app (one consumer group) with their own topics, on the session's broker."""
 
-    def __init__(self, kafka: Kafka, root: Path, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, kafka: Kafka, registry_url: str, root: Path,
+                 settings: dict[str, str] | None = None) -> None:
         self.kafka = kafka
-        self.root = root
         #: Settings (environment variables) every worker of this app gets.
         self.settings = settings or {}
+        self.registry_url = self.settings.get("SCHEMA_REGISTRY_URL", registry_url)
+        self.root = root
         self.app_id = f"test-{uuid.uuid4().hex[:8]}"
         self.topic_prefix = f"{self.app_id}."
         self.workers: list[WorkerProcess] = []
@@ -82,26 +102,44 @@ class OrdersApp:
         return self.topic_prefix + name
 
     def add_worker(
-        self, data_dir: Path | None = None, log_file: Path | None = None
+        self, data_dir: Path | None = None, log_file: Path | None = None, healthy: bool = True,
     ) -> WorkerProcess:
+        """A started worker of this app; once it is healthy, unless `healthy` is False."""
         port = free_port()
         worker = WorkerProcess({
             **self.settings,
             "KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "SCHEMA_REGISTRY_URL": self.registry_url,
             "APP_ID": self.app_id,
             "TOPIC_PREFIX": self.topic_prefix,
             "WEB_PORT": str(port),
             "DATA_DIR": str(data_dir or self.root / f"worker-{port}"),
         }, log_file=log_file)
         self.workers.append(worker)
-        return worker.start().wait_healthy()
+        worker.start()
+        return worker.wait_healthy() if healthy else worker
 
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
 
-    async def produce(self, name: str, key: bytes, value: bytes) -> tuple[int, int]:
-        """Write one record to one of the app's topics; returns its (partition, offset)."""
+    async def produce(self, name: str, key: bytes, payload: bytes) -> tuple[int, int]:
+        """Write one record to one of the app's topics as any Confluent client would: framed
+        with the id the registry has for the topic's subject (built here from the wire format's
+        definition, not with the app's code); returns its (partition, offset)."""
+        schema_id = await self.schema_id(name)
+        return await self.produce_raw(name, key, b"\x00" + schema_id.to_bytes(4, "big") + payload)
+
+    async def schema_id(self, name: str) -> int:
+        """The id of the latest schema of one of the app's topics, asked of the registry."""
+        subject = f"{self.topic(name)}-value"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{self.registry_url}/subjects/{subject}/versions/latest") as answer:
+                assert answer.status == 200, await answer.text()
+                return (await answer.json(content_type=None))["id"]
+
+    async def produce_raw(self, name: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """Write one record, as it is, to one of the app's topics; returns its (partition, offset)."""
         producer = AIOKafkaProducer(bootstrap_servers=self.kafka.bootstrap, acks="all")
         await producer.start()
         try:
@@ -143,8 +181,9 @@ class OrdersApp:
         return await read_partitions(self.kafka.bootstrap, await self.partitions(name))
 
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
-        """Every (key, value) on one of the app's topics, from the beginning to the end."""
-        return [(record.key, record.value) for record in await self.read_records(name)]
+        """Every (key, payload) on one of the app's topics, from the beginning to the end; each
+        value is framed with a schema id (app/schemas.py), which is checked and taken off."""
+        return [(record.key, payload_of(record.value)) for record in await self.read_records(name)]
 
     async def read_items(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every item on one of the app's batched topics (a record is a JSON array of items),
@@ -165,22 +204,29 @@ class OrdersApp:
         return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
 
 
+def payload_of(value: bytes) -> bytes:
+    """A framed value's payload, after checking it is framed with an id the registry gave."""
+    schema_id, payload = unframe(value)
+    assert schema_id > 0, value
+    return payload
+
+
 @pytest.fixture(scope="module")
-def orders_app(kafka, tmp_path_factory) -> OrdersApp:
+def orders_app(kafka, registry, tmp_path_factory) -> OrdersApp:
     """An app with one worker, shared by the tests of a module (they use distinct order ids)."""
-    app = OrdersApp(kafka, tmp_path_factory.mktemp("app"))
+    app = OrdersApp(kafka, registry, tmp_path_factory.mktemp("app"))
     app.add_worker()
     yield app
     app.stop()
 
 
 @pytest.fixture()
-def new_app(kafka, tmp_path):
+def new_app(kafka, registry, tmp_path):
     """A fresh app per test, for tests that start, stop and kill workers."""
     apps = []
 
     def make(settings: dict[str, str] | None = None) -> OrdersApp:
-        apps.append(OrdersApp(kafka, tmp_path, settings))
+        apps.append(OrdersApp(kafka, registry, tmp_path, settings))
         return apps[-1]
 
     yield make

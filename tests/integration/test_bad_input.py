@@ -31,10 +31,10 @@ async def test_the_openapi_document_describes_the_api(orders_app, http):
     assert new_order["additionalProperties"] is False
 
 
-def test_a_fuzz_run_against_the_openapi_document_finds_no_server_error(kafka, tmp_path):
+def test_a_fuzz_run_against_the_openapi_document_finds_no_server_error(kafka, registry, tmp_path):
     # Valid requests wait up to their `timeout` (504 after it): a worker whose waits are short
     # keeps the run to seconds.
-    fuzzed = OrdersApp(kafka, tmp_path, {"HTTP_DEFAULT_TIMEOUT_MS": "200",
+    fuzzed = OrdersApp(kafka, registry, tmp_path, {"HTTP_DEFAULT_TIMEOUT_MS": "200",
                                          "HTTP_MAX_TIMEOUT_MS": "1000"})
     try:
         _fuzz(fuzzed.add_worker().url)
@@ -56,7 +56,7 @@ def _fuzz(url: str) -> None:
 async def test_a_poison_record_on_every_input_topic_is_dead_lettered_once(orders_app, http):
     inputs = [topic.base_name for topic in topics.INPUTS]
     for name in inputs:
-        await orders_app.produce(name, POISON_KEY, POISON_VALUE)
+        await orders_app.produce_raw(name, POISON_KEY, POISON_VALUE)
 
     async def dead_letters() -> dict[str, list]:
         found = {name: await orders_app.read_records(f"{name}-dead-letters") for name in inputs}

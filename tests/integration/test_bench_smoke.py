@@ -15,12 +15,14 @@ FIGURES = ("orders_per_s", "completed_orders_per_s", "light_latency_p99_ms", "la
            "events_per_order", "worker_rss_mb")
 
 
-async def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(kafka, tmp_path):
+async def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(
+    kafka, registry, tmp_path
+):
     output = tmp_path / "BENCHMARKS.md"
     run = subprocess.run(
         [sys.executable, "-m", "bench", "pipeline", "--orders", "300", "--latency-rate", "20",
          "--latency-seconds", "5", "--floor-messages", "2000", "--output", str(output)],
-        env={**os.environ, "KAFKA_BOOTSTRAP": kafka.bootstrap},
+        env={**os.environ, "KAFKA_BOOTSTRAP": kafka.bootstrap, "SCHEMA_REGISTRY_URL": registry},
         capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

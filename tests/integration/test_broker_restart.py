@@ -20,13 +20,15 @@ RATE_PER_S = 10
 STOP_AT, START_AT = 40, 70
 
 
-async def test_a_worker_rides_out_a_broker_restart_and_loses_no_accepted_order(tmp_path, http):
+async def test_a_worker_rides_out_a_broker_restart_and_loses_no_accepted_order(
+    registry, tmp_path, http
+):
     broker = LocalBroker(
         port=free_port_pair(), data_dir=tmp_path / "kafka",
         cache_dir=Settings.from_env().kafka_cache_dir,
     )
     with broker:
-        app = OrdersApp(Kafka(broker.bootstrap_servers, broker), tmp_path)
+        app = OrdersApp(Kafka(broker.bootstrap_servers, broker), registry, tmp_path)
         try:
             await _stream_orders_through_a_restart(app, broker, http)
         finally:

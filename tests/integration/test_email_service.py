@@ -56,9 +56,9 @@ def smtp():
 
 
 @pytest.fixture(scope="module")
-def email_app(kafka, tmp_path_factory, smtp):
+def email_app(kafka, registry, tmp_path_factory, smtp):
     controller, _ = smtp
-    app = OrdersApp(kafka, tmp_path_factory.mktemp("email-app"),
+    app = OrdersApp(kafka, registry, tmp_path_factory.mktemp("email-app"),
                     {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port)})
     app.add_worker()
     yield app

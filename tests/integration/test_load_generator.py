@@ -27,6 +27,7 @@ async def test_orders_sent_over_http_are_placed_and_validated(orders_app, http):
 
 async def test_orders_sent_straight_to_kafka_are_validated(orders_app, http):
     summary = load("--via", "kafka", "--bootstrap", orders_app.kafka.bootstrap,
+                   "--registry", orders_app.registry_url,
                    "--topic-prefix", orders_app.topic_prefix, "--orders", "30",
                    "--customers", "3", "--products", "2", "--rate", "max")
     assert (summary["sent"], summary["accepted"]) == (30, 30)

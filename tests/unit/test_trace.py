@@ -1,5 +1,6 @@
 import json
 
+from app.schemas import frame
 from app.trace import describe, order_entries
 
 
@@ -27,8 +28,11 @@ def test_an_order_trace_shows_its_own_items_of_a_batch_and_its_own_keyed_records
         {"orderId": "o2", "checkType": "FRAUD_CHECK", "validationResult": "FAIL"},
         {"orderId": "o1", "checkType": "INVENTORY_CHECK", "validationResult": "PASS"},
     ]).encode()
-    assert order_entries("order-validations", None, batch, "o1") == [
-        "FRAUD_CHECK PASS", "INVENTORY_CHECK PASS"]
-    created = json.dumps({"id": "o1", "state": "CREATED"}).encode()
-    assert order_entries("orders", b"o1", created, "o1") == ["CREATED"]
+    assert order_entries("order-validations", None, frame(3, batch), "o1") == [
+        "FRAUD_CHECK PASS  [schema 3]", "INVENTORY_CHECK PASS  [schema 3]"]
+    created = frame(2, json.dumps({"id": "o1", "state": "CREATED"}).encode())
+    assert order_entries("orders", b"o1", created, "o1") == ["CREATED  [schema 2]"]
     assert order_entries("orders", b"o2", created, "o1") == []
+    assert order_entries("orders", b"o1", b'{"id": "o1"}', "o1") == [
+        "unreadable: not in the Confluent wire format (magic byte 0 and a 4-byte schema id)"]
+    assert order_entries("order-deadlines", b"o1", b"", "o1") == ["deadline passed"]
