@@ -21,6 +21,7 @@ from app.trace import trace_order
 async def seed_demo() -> None:
     """Publish the demo stock levels and load the demo customer database (re-running is harmless)."""
     await _prepare()
+    await app.maybe_start_producer()
     sent = [await app.outputs.send(topics.warehouse_inventory, product, str(stock).encode())
             for product, stock in DEMO_STOCK.items()]
     await asyncio.gather(*sent)

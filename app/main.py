@@ -54,6 +54,10 @@ class OrdersApp(faust.App):
         # Before any agent writes: records are framed with the ids (app/schemas.py).
         await self.schemas.register()
 
+    async def on_stop(self) -> None:
+        await self.schemas.close()
+        await super().on_stop()
+
 
 _built: OrdersApp | None = None
 

@@ -40,6 +40,7 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 COMPATIBILITY = "BACKWARD"
 #: The longest wait between two attempts to reach the registry.
 MAX_RETRY_S = 10.0
+_REQUIRED = object()
 
 
 class Unreadable(ValueError):
@@ -103,34 +104,27 @@ class RegistryClient:
         except ValueError:
             raise RegistryUnavailable(f"{method} {self.url}{path}: not JSON: {text[:300]}") from None
 
-    async def _expect(self, method: str, path: str, body: JSON | None = None) -> Any:
+    async def _expect(
+        self, method: str, path: str, body: JSON | None = None, *, absent: Any = _REQUIRED,
+    ) -> Any:
+        """The answer to a call; `absent` for a 404 when given, else an error for any 4xx."""
         status, answer = await self._call(method, path, body)
+        if status == 404 and absent is not _REQUIRED:
+            return absent
+        if status == 409 and path.endswith("/versions"):
+            # Another release registered a version since the check, and this one cannot follow.
+            raise SchemaIncompatible(f"{path}: the registry refused the schema: {answer}")
         if status >= 400:
             raise RuntimeError(f"{method} {self.url}{path}: {status} {answer}")
         return answer
 
-    async def subjects(self) -> list[str]:
-        return await self._expect("GET", "/subjects")
-
     async def set_compatibility(self, subject: str, level: str) -> None:
         await self._expect("PUT", f"/config/{subject}", {"compatibility": level})
 
-    async def compatibility(self, subject: str) -> str | None:
-        status, answer = await self._call("GET", f"/config/{subject}")
-        if status == 404:
-            return None
-        if status >= 400:
-            raise RuntimeError(f"GET /config/{subject}: {status} {answer}")
-        return answer.get("compatibilityLevel") or answer.get("compatibility")
-
     async def latest(self, subject: str) -> tuple[int, JSON] | None:
         """The latest version's id and schema, or None for a subject without one."""
-        status, answer = await self._call("GET", f"/subjects/{subject}/versions/latest")
-        if status == 404:
-            return None
-        if status >= 400:
-            raise RuntimeError(f"GET /subjects/{subject}/versions/latest: {status} {answer}")
-        return answer["id"], json.loads(answer["schema"])
+        answer = await self._expect("GET", f"/subjects/{subject}/versions/latest", absent=None)
+        return None if answer is None else (answer["id"], json.loads(answer["schema"]))
 
     async def is_compatible(self, subject: str, schema: JSON) -> bool:
         answer = await self._expect(
@@ -139,24 +133,12 @@ class RegistryClient:
 
     async def register(self, subject: str, schema: JSON) -> int:
         """The id of `schema` under `subject`, registered as a new version unless it is one."""
-        status, answer = await self._call("POST", f"/subjects/{subject}/versions", _body(schema))
-        if status == 409:
-            raise SchemaIncompatible(f"{subject}: the registry refused the schema: {answer}")
-        if status >= 400:
-            raise RuntimeError(f"POST /subjects/{subject}/versions: {status} {answer}")
-        return answer["id"]
+        return (await self._expect("POST", f"/subjects/{subject}/versions", _body(schema)))["id"]
 
     async def subjects_of(self, schema_id: int) -> list[str]:
         """The subjects that have schema `schema_id` as a version (none for an unknown id)."""
-        status, answer = await self._call("GET", f"/schemas/ids/{schema_id}/versions")
-        if status == 404:
-            return []
-        if status >= 400:
-            raise RuntimeError(f"GET /schemas/ids/{schema_id}/versions: {status} {answer}")
+        answer = await self._expect("GET", f"/schemas/ids/{schema_id}/versions", absent=[])
         return [version["subject"] for version in answer]
-
-    async def schema(self, schema_id: int) -> JSON:
-        return json.loads((await self._expect("GET", f"/schemas/ids/{schema_id}"))["schema"])
 
 
 def _body(schema: JSON) -> JSON:

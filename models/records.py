@@ -1,7 +1,8 @@
 """Records as they travel on Kafka: JSON objects with the reference's camelCase field names.
 
-Records carry no Faust metadata blob, so a client of the reference design reads and writes them
-unchanged. Decoding is lenient about business rules (a quantity of 0 is a valid record that the
+Records carry no Faust metadata blob: on Kafka each is this JSON framed with the id of its schema
+in the schema registry (app/schemas.py; the schemas come from these models, models/schemas.py), so
+any Confluent-compatible client reads and writes them. Decoding is lenient about business rules (a quantity of 0 is a valid record that the
 order-details check fails) but strict about types: a record that does not decode is a dead letter.
 """
 

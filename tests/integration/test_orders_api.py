@@ -143,10 +143,13 @@ async def test_a_malformed_id_in_the_path_gets_400(http, url, path):
         assert (await response.json())["error"] == "malformed order id"
 
 
-async def test_health_reports_ready_with_the_assignment(http, url, orders_app):
+async def test_health_reports_ready_with_the_assignment_and_the_schema_registry(
+    http, url, orders_app
+):
     async with http.get(f"{url}/health") as response:
         assert response.status == 200
         body = await response.json()
     assert body["status"] == "ready"
     for partition in range(4):
         assert f"{orders_app.topic('orders')}[{partition}]" in body["assignment"]
+    assert body["schemaRegistry"] == {"url": orders_app.registry_url, "subjectsRegistered": 15}
