@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.broker import free_port
+from app.processes import WorkerProcess
 from bench import load, recovery, watch
 from bench.load import percentile
 
@@ -97,27 +98,31 @@ async def records_written(app: recovery.BenchApp) -> dict[str, int]:
     return written
 
 
-async def throughput(app: recovery.BenchApp, worker_url: str, orders: int) -> dict:
-    """Decided orders/s over the steady window, completed orders/s, Kafka messages per order."""
+async def throughput(app: recovery.BenchApp, worker: WorkerProcess, orders: int) -> dict:
+    """Decided orders/s over the steady window, completed orders/s, Kafka messages per order, and
+    the worker's CPU time per completed order (what an order costs, whatever else the machine
+    runs meanwhile)."""
     before = await records_written(app)
     deciding = asyncio.create_task(watch.first_seen(
         app.bootstrap, app.topic("orders"), orders, 1800, watch.is_decided, "decided orders"))
     emailing = asyncio.create_task(
         watch.first_seen(app.bootstrap, app.topic("emails"), orders, 1800, what="emails"))
     await asyncio.sleep(1)  # the watchers are at the end of their topics before the first order
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), recovery.cpu_s(worker)
     print(f"throughput: {orders:,} orders and payments straight to Kafka ...", flush=True)
     await load.run(app.kafka_target(), load.Workload.standard(orders), None, 256)
     decided = sorted((await deciding).values())
     first, last = decided[len(decided) // 10], decided[len(decided) * 9 // 10]
     completed = max((await emailing).values())
-    await watch.drained(worker_url)  # the routing by level may still be writing
+    await watch.drained(worker.url)  # the routing by level may still be writing
+    cpu = recovery.cpu_s(worker) - cpu_before
     after = await records_written(app)
     by_topic = {name: round((after[name] - before.get(name, 0)) / orders, 3) for name in after
                 if after[name] > before.get(name, 0)}
     return {
         "orders_per_s": (len(decided) * 8 // 10) / (last - first),
         "completed_orders_per_s": orders / (completed - started),
+        "worker_cpu_ms_per_order": cpu * 1000 / orders,
         "events_per_order": sum(by_topic.values()),
         "events_per_order_by_topic": dict(sorted(by_topic.items(), key=lambda kv: -kv[1])),
     }
@@ -156,7 +161,7 @@ async def run(bootstrap: str, registry_url: str, root, orders: int, latency_rate
     worker = app.worker("pipeline", free_port())
     recovery.timed_start(worker)
     try:
-        figures.update(await throughput(app, worker.url, orders))
+        figures.update(await throughput(app, worker, orders))
         # What an order takes when the worker keeps up: at half what it completes.
         light = figures["completed_orders_per_s"] / 2
         figures.update(await latency(app, worker.url, light, latency_s, "light_latency"))
@@ -174,6 +179,8 @@ def report(figures: dict, orders: int) -> list[tuple[str, str]]:
          f"{figures['orders_per_s']:,.0f} validated orders/s (steady window)"),
         ("completed, end to end (every order validated, joined with its payment, emailed)",
          f"{figures['completed_orders_per_s']:,.0f} orders/s; goal 1,000"),
+        ("worker CPU per completed order (user + system, same run)",
+         f"{figures['worker_cpu_ms_per_order']:.2f} ms"),
         (f"latency through POST /v1/orders, asked {figures['latency_asked']:,.0f}/s "
          f"({figures['latency_orders']:,} orders)",
          f"took {figures['latency_rate']:,.0f}/s; POST to terminal event p50 "

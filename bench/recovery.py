@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 import random
 import re
@@ -70,6 +71,12 @@ class BenchApp:
             "DATA_DIR": str(self.root / self.app_id / name),
             "LOG_LEVEL": "info",
         })
+
+
+def cpu_s(worker: WorkerProcess) -> float:
+    """CPU time the worker process has used so far (user and system), in seconds."""
+    fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(worker: WorkerProcess) -> float:

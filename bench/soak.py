@@ -32,7 +32,7 @@ async def soak(bootstrap: str, registry_url: str, root: Path, minutes: float) ->
     try:
         print(f"maximum rate: {MAX_RATE_ORDERS:,} orders as fast as they come ...", flush=True)
         # Completed orders/s; the soak then starts from no backlog.
-        max_rate = (await pipeline.throughput(app, worker.url, MAX_RATE_ORDERS))[
+        max_rate = (await pipeline.throughput(app, worker, MAX_RATE_ORDERS))[
             "completed_orders_per_s"]
         rate = max_rate / 2
         orders = int(rate * minutes * 60)

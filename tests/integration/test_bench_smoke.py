@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 FIGURES = ("orders_per_s", "completed_orders_per_s", "light_latency_p99_ms", "latency_rate",
            "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "raw_pipe_msgs_per_s",
-           "events_per_order", "worker_rss_mb")
+           "events_per_order", "worker_rss_mb", "worker_cpu_ms_per_order")
 
 
 async def test_the_pipeline_benchmark_runs_and_ends_with_its_figures_as_json(
