@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars registry-app servers run worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
+.PHONY: install broker-jars registry-app connect-jars servers run worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ broker-jars: install
 registry-app: install
 	$(PY) -m app.registry fetch
 
-## servers: what the local broker and schema registry run
-servers: broker-jars registry-app
+## connect-jars: Kafka Connect's jars from Maven Central into the cache (once)
+connect-jars: install
+	$(PY) -m app.connect fetch
+
+## servers: what the local broker, schema registry and Connect worker run
+servers: broker-jars registry-app connect-jars
 
 ## run: the local broker (unless KAFKA_BOOTSTRAP is set), schema registry (unless SCHEMA_REGISTRY_URL is set), one worker, the demo data
 run: servers

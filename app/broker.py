@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import base64
 import logging
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import closing
 from pathlib import Path
 
-from app.processes import LocalServer, fetch_or_serve, tail
+from app.processes import LocalServer, fetch_or_serve, maven_classpath, tail
 from app.settings import Settings
 
 KAFKA_VERSION = "4.3.1"
@@ -43,30 +41,8 @@ class BrokerError(RuntimeError):
 
 def fetch_jars(cache_dir: Path) -> Path:
     """Return the folder holding the broker's classpath, downloading it with Maven if absent."""
-    libs = cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise BrokerError("Maven (mvn) is needed to fetch the Kafka broker jars; install Maven 3.8+")
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    # Download into a fresh folder and rename it into place, so a broken or concurrent download
-    # never leaves a half-filled classpath behind.
-    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
-    command = [
-        "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-    ]
-    print(f"Fetching Apache Kafka {KAFKA_VERSION} jars into {libs} ...", file=sys.stderr)
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise BrokerError(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    (staging / ".complete").touch()
-    try:
-        staging.rename(libs)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
-    return libs
+    return maven_classpath(POM, cache_dir / f"kafka-{KAFKA_VERSION}" / "libs",
+                           f"Apache Kafka {KAFKA_VERSION} jars", BrokerError)
 
 
 def free_port() -> int:

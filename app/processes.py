@@ -10,9 +10,11 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -44,6 +46,10 @@ def stop_process(process: subprocess.Popen | None, timeout: float = 30.0) -> Non
         process.wait()
 
 
+#: How often a wait for a server says how long it has waited.
+PROGRESS_EVERY_S = 5.0
+
+
 def tail(path: Path, lines: int = 60) -> str:
     if not path.exists():
         return f"({path} does not exist)"
@@ -73,6 +79,25 @@ class LocalServer:
             self.stop()
             raise
 
+    def _wait_until(
+        self, ready: Callable[[], bool], what: str, timeout: float, log_file: Path,
+        error: type[Exception], usually: str = "",
+    ) -> None:
+        """Return once `ready()`, saying every 5 s how long `what` has been waited for; raise
+        `error` with the log's tail if the process exits or `timeout` passes first."""
+        started = said = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise error(f"{what} exited with {self.process.returncode}:\n{tail(log_file)}")
+            if ready():
+                return
+            if time.monotonic() - said >= PROGRESS_EVERY_S:
+                said = time.monotonic()
+                print(f"  waiting for {what} to be ready: {said - started:.0f} s{usually}",
+                      file=sys.stderr, flush=True)
+            time.sleep(0.5)
+        raise error(f"{what} was not ready within {timeout:.0f}s:\n{tail(log_file)}")
+
     def stop(self, timeout: float = 30.0) -> None:
         """A clean shutdown first, SIGKILL if it does not finish in time."""
         process, self.process = self.process, None
@@ -83,6 +108,34 @@ class LocalServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def maven_classpath(pom: Path, libs: Path, what: str, error: type[Exception]) -> Path:
+    """Return `libs`, the runtime classpath of `pom` copied there by Maven if absent (`what` is
+    said while it downloads); `error` if Maven is missing or fails."""
+    if (libs / ".complete").exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise error(f"Maven (mvn) is needed to fetch {what}; install Maven 3.8+")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    # Download into a fresh folder and rename it into place, so a broken or concurrent download
+    # never leaves a half-filled classpath behind.
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
+    command = [
+        "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
+    ]
+    print(f"Fetching {what} into {libs} ...", file=sys.stderr)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise error(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    (staging / ".complete").touch()
+    try:
+        staging.rename(libs)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return libs
 
 
 def fetch_or_serve(

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from app.broker import port_is_open
-from app.processes import LocalServer, fetch_or_serve, tail
+from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve
 from app.settings import Settings, local_registry_url
 
 REGISTRY_VERSION = "3.3.3"
@@ -37,8 +37,6 @@ ARTIFACT = f"io.apicurio:apicurio-registry-app:{REGISTRY_VERSION}:tar.gz:all"
 #: Where Maven puts the artifact: its size there is the download's progress.
 LOCAL_REPOSITORY = Path.home() / ".m2" / "repository" / "io" / "apicurio" / "apicurio-registry-app"
 DOWNLOAD_MB = 158
-#: How often a wait says how far it is.
-PROGRESS_EVERY_S = 5.0
 
 
 class RegistryError(RuntimeError):
@@ -148,27 +146,10 @@ class LocalRegistry(LocalServer):
             )
         command = self.command()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._launch(command, self.log_file, lambda: self._wait_until_ready(timeout))
+        self._launch(command, self.log_file, lambda: self._wait_until(
+            self.is_ready, "the schema registry", timeout, self.log_file, RegistryError,
+            " (usually 20-30 s)"))
         return self
-
-    def _wait_until_ready(self, timeout: float) -> None:
-        started = time.monotonic()
-        said = started
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RegistryError(
-                    f"the registry exited with {self.process.returncode}:\n{tail(self.log_file)}"
-                )
-            if self.is_ready():
-                return
-            if time.monotonic() - said >= PROGRESS_EVERY_S:
-                said = time.monotonic()
-                print(f"  waiting for the schema registry to be ready: {said - started:.0f} s "
-                      "(usually 20-30 s)", file=sys.stderr, flush=True)
-            time.sleep(0.5)
-        raise RegistryError(
-            f"the registry was not ready within {timeout:.0f}s:\n{tail(self.log_file)}"
-        )
 
     def is_ready(self) -> bool:
         url = f"http://127.0.0.1:{self.management_port}/health/ready"

@@ -31,6 +31,10 @@ class Settings:
     schema_registry_url: str | None = None
     #: Port of the local schema registry (its management interface on the next port).
     registry_port: int = 8081
+    #: An existing Kafka Connect cluster's REST URL. Unset: the local worker (app/connect.py).
+    connect_url: str | None = None
+    #: Port of the local Kafka Connect worker's REST API.
+    connect_port: int = 8083
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     #: The URL other workers use to reach this one; defaults to http://WEB_HOST:WEB_PORT.
