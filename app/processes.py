@@ -207,7 +207,10 @@ class WorkerProcess:
             with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+            try:
+                return error.code, json.load(error)
+            except ValueError:  # not the view's answer (a server error page): not healthy
+                return error.code, {}
         except (OSError, ValueError):
             return None
 

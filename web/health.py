@@ -4,6 +4,7 @@ names the schema registry the worker uses and how many subjects it registered.""
 from __future__ import annotations
 
 from faust import web
+from faust.exceptions import ConsumerNotStarted
 
 from app.main import app
 
@@ -17,11 +18,21 @@ def readiness(app) -> tuple[bool, str]:
     return True, "ready"
 
 
+def assignment(app) -> list[str]:
+    """The partitions assigned to this worker, as `topic[partition]`; none while its consumer
+    has not started (the worker creates its topics and registers its schemas first)."""
+    try:
+        assigned = app.consumer.assignment()
+    except ConsumerNotStarted:
+        return []
+    return sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+
+
 @app.page("/health")
 class HealthView(web.View):
     async def get(self, request: web.Request) -> web.Response:
         ready, status = readiness(self.app)
-        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in self.app.consumer.assignment())
+        assigned = assignment(self.app)
         schemas = self.app.schemas
         registered = sum(1 for topic in schemas.topics.values() if topic.schema_id is not None)
         return self.json({

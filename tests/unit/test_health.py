@@ -1,7 +1,10 @@
 import asyncio
 from types import SimpleNamespace
 
-from web.health import readiness
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
+
+from web.health import assignment, readiness
 
 
 def worker(*, recovered: bool, rebalancing: bool = False, in_recovery: bool = False):
@@ -23,3 +26,13 @@ def test_not_ready_while_a_rebalance_recovers_tables():
 
 def test_ready_once_recovered():
     assert readiness(worker(recovered=True)) == (True, "ready")
+
+
+def test_a_worker_whose_consumer_has_not_started_has_no_assignment_yet():
+    def not_started():
+        raise ConsumerNotStarted("Consumer thread not yet started")
+
+    starting = SimpleNamespace(consumer=SimpleNamespace(assignment=not_started))
+    assert assignment(starting) == []
+    assigned = SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: {TP("orders", 1), TP("orders", 0)}))
+    assert assignment(assigned) == ["orders[0]", "orders[1]"]
