@@ -111,9 +111,6 @@ class RegistryClient:
         status, answer = await self._call(method, path, body)
         if status == 404 and absent is not _REQUIRED:
             return absent
-        if status == 409 and path.endswith("/versions"):
-            # Another release registered a version since the check, and this one cannot follow.
-            raise SchemaIncompatible(f"{path}: the registry refused the schema: {answer}")
         if status >= 400:
             raise RuntimeError(f"{method} {self.url}{path}: {status} {answer}")
         return answer
@@ -133,7 +130,12 @@ class RegistryClient:
 
     async def register(self, subject: str, schema: JSON) -> int:
         """The id of `schema` under `subject`, registered as a new version unless it is one."""
-        return (await self._expect("POST", f"/subjects/{subject}/versions", _body(schema)))["id"]
+        status, answer = await self._call("POST", f"/subjects/{subject}/versions", _body(schema))
+        if status == 409:  # another release registered a version since the check: no follower
+            raise SchemaIncompatible(f"{subject}: the registry refused the schema: {answer}")
+        if status >= 400:
+            raise RuntimeError(f"POST {self.url}/subjects/{subject}/versions: {status} {answer}")
+        return answer["id"]
 
     async def subjects_of(self, schema_id: int) -> list[str]:
         """The subjects that have schema `schema_id` as a version (none for an unknown id)."""
@@ -230,12 +232,11 @@ class Schemas:
                 + (f"(it is one of {', '.join(sorted(subjects))})" if subjects
                    else "(the registry does not have it)"))
 
-    async def register(self, topics: Iterable[str] | None = None) -> None:
-        """Register the schemas of `topics` (all by default) not registered yet, waiting for the
-        registry if needed. If one may not follow its registered schema, none is registered and
-        `SchemaIncompatible` names every such subject and field."""
-        wanted = [self.topics[name] for name in (self.topics if topics is None else topics)
-                  if self.topics[name].schema_id is None]
+    async def register(self) -> None:
+        """Register the schemas not registered yet, waiting for the registry if needed. If one
+        may not follow its registered schema, none is registered and `SchemaIncompatible` names
+        every such subject and field."""
+        wanted = [known for known in self.topics.values() if known.schema_id is None]
         problems = await asyncio.gather(*(
             _retrying(lambda known=known: self.problems(known), f"subject {known.subject}")
             for known in wanted))
