@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars registry-app connect-jars servers run worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
+.PHONY: install broker-jars registry-app connect-jars servers run run-connect psql worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ broker-jars: install
 registry-app: install
 	$(PY) -m app.registry fetch
 
-## connect-jars: Kafka Connect's jars from Maven Central into the cache (once)
+## connect-jars: Kafka Connect's jars and plugins (Debezium, this project's converter) into the cache (once)
 connect-jars: install
 	$(PY) -m app.connect fetch
 
@@ -35,6 +35,14 @@ servers: broker-jars registry-app connect-jars
 ## run: the local broker (unless KAFKA_BOOTSTRAP is set), schema registry (unless SCHEMA_REGISTRY_URL is set), one worker, the demo data
 run: servers
 	$(PY) -m app.run
+
+## run-connect: `make run` plus PostgreSQL (unless DATABASE_URL is set), Kafka Connect (unless CONNECT_URL is set) and the CDC and JDBC connectors
+run-connect: servers
+	$(PY) -m app.run --connect
+
+## psql: psql on the legacy database (`make psql SQL="SELECT * FROM orders"`; interactive without SQL)
+psql: install
+	$(PY) -m app.postgres psql $(if $(SQL),-c "$(SQL)")
 
 ## worker: one more worker for a running app (defaults: the broker `make run` started, port 6067)
 worker: export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(KAFKA_PORT),9092)

@@ -14,17 +14,10 @@ from __future__ import annotations
 from app import metrics, topics
 from app.main import app
 from app.framework.streams import consumes, current_partition, current_source, partition_for
-from models.records import Order, OrderEvent, OrderState, PlaceOrder
+from models.records import STATE_RANK, Order, OrderEvent, OrderState, PlaceOrder
 from models.state import OrderRecord
 from tables.orders import order_states
 
-#: How far each state is along an order's life; an event never moves an order backwards.
-STATE_RANK = {
-    OrderState.CREATED: 0,
-    OrderState.VALIDATED: 1,
-    OrderState.FAILED: 1,
-    OrderState.SHIPPED: 2,
-}
 #: The events the inventory check acts on: reserve, keep, release.
 STOCK_EVENTS = frozenset({OrderState.CREATED, OrderState.VALIDATED, OrderState.FAILED})
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import click
-from faust.cli import argument
+from faust.cli import argument, option
 
 from app import customers_loader, topics
 from app.demo import DEMO_STOCK, make_demo_database
@@ -17,8 +17,9 @@ from app.schemas import RegistryUnavailable, TopicSchema
 from app.trace import trace_order
 
 
-@app.command()
-async def seed_demo() -> None:
+@app.command(option("--customers/--no-customers", default=True,
+                    help="Load the demo customers from SQLite (not when Debezium brings them)."))
+async def seed_demo(self, customers: bool) -> None:
     """Publish the demo stock levels and load the demo customer database (re-running is harmless)."""
     await _prepare()
     await app.maybe_start_producer()
@@ -26,7 +27,8 @@ async def seed_demo() -> None:
             for product, stock in DEMO_STOCK.items()]
     await asyncio.gather(*sent)
     print(f"seeded stock for {', '.join(DEMO_STOCK)}")
-    await _load(make_demo_database(settings.data_dir / "customers.sqlite"))
+    if customers:
+        await _load(make_demo_database(settings.data_dir / "customers.sqlite"))
 
 
 @app.command(argument("database", type=Path))

@@ -1,33 +1,59 @@
-"""The local Kafka Connect worker: Apache Kafka Connect 4.3.1 in distributed mode, from Maven
-Central jars (issue 16, first part: the worker; no connector is configured yet).
+"""Kafka Connect: the local worker (Apache Kafka Connect 4.3.1, distributed mode, from Maven
+Central jars), its plugins, and this app's two connectors.
 
-- `fetch_connect()` copies its runtime classpath (`connect-runtime`, `connect-json`) into the cache
-  beside the broker's jars, once;
+- `fetch_connect()` copies the worker's runtime classpath (`connect-runtime`, `connect-json`)
+  into the cache beside the broker's jars, once;
+- `fetch_plugins()` fills a plugin path in the cache, once per version of the plugins: Debezium's
+  PostgreSQL source and JDBC sink connectors (`kafka/connect/plugins/*.xml`), and this project's
+  converter (`kafka/connect/converter`), built with Maven;
 - `LocalConnect` writes its worker config under its data dir, starts
   `org.apache.kafka.connect.cli.ConnectDistributed` against a broker, waits until its REST API
   answers, and stops it (the JVM dies with the Python process that started it). Its connector
   configs, offsets and statuses live in three compacted topics of that broker, so a restart keeps
-  them; its plugins are looked up under `plugins/` in its data dir.
+  them;
+- `connector_configs()` fills the connector configs of `kafka/connect/connectors/` for an app's
+  settings, and `put_connectors()` creates or updates them through any Connect cluster's REST API
+  (idempotent: PUT /connectors/{name}/config) and waits until they and their tasks run:
+  - `legacy-customers`: Debezium captures the legacy database's `customers` table onto
+    `legacy-customers` (one row per record as plain JSON, keyed by customer id; a tombstone for a
+    deleted row), which agents/legacy_customers.py turns into Customer records;
+  - `orders-to-sql`: the JDBC sink upserts every order of `orders` into the database's `orders`
+    table (app/postgres.py), reading values with `RegistryJsonConverter`.
 
-With CONNECT_URL set nothing here is started.
+With CONNECT_URL set no worker is started here; the connectors are put on that cluster.
 
-    python -m app.connect fetch   # download the jars (idempotent)
+    python -m app.connect fetch   # download the jars and build the plugins (idempotent)
     python -m app.connect run     # a Connect worker in the foreground against KAFKA_BOOTSTRAP
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from app.broker import KAFKA_VERSION, LOG4J2_CONFIG, port_is_open
-from app.processes import LocalServer, fetch_or_serve, maven_classpath
+from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve, maven_classpath
 from app.settings import Settings
 
-POM = Path(__file__).parent / "kafka" / "connect" / "pom.xml"
+HERE = Path(__file__).parent / "kafka" / "connect"
+POM = HERE / "pom.xml"
+#: One POM per connector plugin, named after it.
+PLUGIN_POMS = sorted((HERE / "plugins").glob("*.xml"))
+CONVERTER = HERE / "converter"
+#: The connectors this app runs, one config file each, named after the connector.
+CONNECTOR_CONFIGS = sorted((HERE / "connectors").glob("*.json"))
+#: `${name}` in a connector config's values (class names hold a bare `$`: ExtractField$Key).
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 class ConnectError(RuntimeError):
@@ -38,6 +64,46 @@ def fetch_connect(cache_dir: Path) -> Path:
     """Return the folder holding the Connect worker's classpath, downloading it if absent."""
     return maven_classpath(POM, cache_dir / f"kafka-connect-{KAFKA_VERSION}" / "libs",
                            f"Kafka Connect {KAFKA_VERSION} jars", ConnectError)
+
+
+def fetch_plugins(cache_dir: Path) -> Path:
+    """Return the Connect plugin path (a folder per plugin), fetching and building what is
+    absent. Its name carries a digest of the plugins' sources: a changed POM or converter gets a
+    plugin path of its own, and a worker never loads two versions of one class."""
+    sources = [*PLUGIN_POMS, CONVERTER / "pom.xml", *sorted(CONVERTER.rglob("*.java"))]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    root = cache_dir / f"connect-plugins-{digest}"
+    for pom in PLUGIN_POMS:
+        maven_classpath(pom, root / pom.stem, f"the Connect plugin {pom.stem}", ConnectError)
+    _build_converter(root / "orders-converter")
+    return root
+
+
+def _build_converter(plugin: Path) -> None:
+    if (plugin / ".complete").exists():
+        return
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="converter-", dir=plugin.parent))
+    try:
+        print(f"Building this project's Connect converter into {plugin} ...", file=sys.stderr)
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(CONVERTER / "pom.xml"), "package",
+             f"-DbuildDirectory={staging / 'build'}"],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise ConnectError(f"building the converter failed ({result.returncode}):\n"
+                               f"{result.stdout}{result.stderr}")
+        (staging / "plugin").mkdir()
+        for jar in (staging / "build").glob("*.jar"):
+            jar.rename(staging / "plugin" / jar.name)
+        (staging / "plugin" / ".complete").touch()
+        try:
+            (staging / "plugin").rename(plugin)
+        except OSError:  # another process finished first
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class LocalConnect(LocalServer):
@@ -87,7 +153,7 @@ class LocalConnect(LocalServer):
             "listeners": self.url,
             "rest.advertised.host.name": "127.0.0.1",
             "rest.advertised.port": str(self.port),
-            "plugin.path": str(self.data_dir / "plugins"),
+            "plugin.path": str(fetch_plugins(self.cache_dir)),
         }
 
     def command(self, config_file: Path) -> list[str]:
@@ -103,7 +169,7 @@ class LocalConnect(LocalServer):
         if port_is_open(self.port):
             raise ConnectError(f"port {self.port} is taken: is another Connect worker running? "
                                "Stop it, choose another CONNECT_PORT, or set CONNECT_URL.")
-        (self.data_dir / "plugins").mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         config_file = self.data_dir / "connect.properties"
         config_file.write_text("".join(f"{key}={value}\n"
                                        for key, value in self.worker_config().items()))
@@ -121,7 +187,104 @@ class LocalConnect(LocalServer):
             return None
 
 
+def connector_configs(settings: Settings, registry_url: str) -> dict[str, dict[str, str]]:
+    """This app's connectors (name -> config), for its settings: the database of
+    DATABASE_URL, its topics (TOPIC_PREFIX), the schema registry at `registry_url`. Names start
+    with the app id, so apps sharing a Connect cluster and a database keep apart."""
+    from app import topics  # the registry of topic names (it builds the app)
+
+    database = urlsplit(settings.postgres_url)
+    fields = {
+        "database_host": database.hostname or "127.0.0.1",
+        "database_port": str(database.port or 5432),
+        "database_user": unquote(database.username or "postgres"),
+        "database_password": unquote(database.password or ""),
+        "database_name": database.path.lstrip("/") or "postgres",
+        "registry_url": registry_url,
+        # Replication slot and publication names: lower-case letters, digits and _.
+        "slot_name": re.sub(r"[^a-z0-9_]", "_", f"{settings.app_id}_legacy_customers".lower()),
+    }
+    per_connector = {
+        "legacy-customers": {"topic": topics.legacy_customers.name_in(settings)},
+        "orders-to-sql": {"topic": topics.orders.name_in(settings),
+                          "dead_letters": topics.orders_to_sql_dead_letters.name_in(settings)},
+    }
+    configs = {}
+    for path in CONNECTOR_CONFIGS:
+        name = f"{settings.app_id}-{path.stem}"
+        values = {**fields, "connector_name": name, **per_connector[path.stem]}
+        configs[name] = {
+            key: PLACEHOLDER.sub(lambda found: values[found[1]], value)
+            for key, value in json.loads(path.read_text()).items()
+        }
+    return configs
+
+
+def put_connectors(connect_url: str, configs: dict[str, dict[str, str]], timeout: float = 120.0) -> None:
+    """Create or update each connector (PUT of its config: a second run changes nothing) and
+    return once each and its tasks are RUNNING; ConnectError with the trace if one FAILED."""
+    for name, config in configs.items():
+        _call(connect_url, "PUT", f"/connectors/{name}/config", config)
+    started = said = time.monotonic()
+    waiting = dict(configs)
+    while waiting:
+        for name in list(waiting):
+            status = connector_status(connect_url, name)
+            if status is None:  # just created: no status yet
+                continue
+            states = [status["connector"], *status["tasks"]]
+            failed = [state for state in states if state["state"] == "FAILED"]
+            if failed:
+                raise ConnectError(f"connector {name} failed:\n{failed[0].get('trace', failed[0])}")
+            if status["tasks"] and all(state["state"] == "RUNNING" for state in states):
+                del waiting[name]
+        if not waiting:
+            return
+        if time.monotonic() - started > timeout:
+            raise ConnectError(f"connectors not RUNNING within {timeout:.0f}s: {sorted(waiting)}")
+        if time.monotonic() - said >= PROGRESS_EVERY_S:
+            said = time.monotonic()
+            print(f"  waiting for connectors {', '.join(sorted(waiting))} to run: "
+                  f"{said - started:.0f} s", file=sys.stderr, flush=True)
+        time.sleep(0.5)
+
+
+def delete_connectors(connect_url: str, names: list[str]) -> None:
+    """Remove connectors (and their tasks) from a Connect cluster; absent ones are skipped."""
+    for name in names:
+        _call(connect_url, "DELETE", f"/connectors/{name}", missing_ok=True)
+
+
+def connector_status(connect_url: str, name: str) -> dict | None:
+    """`GET /connectors/{name}/status`: the connector's and its tasks' states (None if absent)."""
+    return _call(connect_url, "GET", f"/connectors/{name}/status", missing_ok=True)
+
+
+def _call(
+    connect_url: str, method: str, path: str, body: object = None, missing_ok: bool = False,
+) -> dict | None:
+    """Connect's JSON answer; None for a 404 when `missing_ok`."""
+    request = urllib.request.Request(
+        connect_url.rstrip("/") + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            body = answer.read()
+            return json.loads(body) if body else {}
+    except urllib.error.HTTPError as error:
+        if error.code == 404 and missing_ok:
+            return None
+        raise ConnectError(f"{method} {connect_url}{path}: {error.code} {error.read()[:500]!r}") from None
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["fetch"]:
+        settings = Settings.from_env()
+        fetch_connect(settings.kafka_cache_dir)
+        print(fetch_plugins(settings.kafka_cache_dir))
+        return 0
     return fetch_or_serve(
         argv, "app.connect", fetch_connect, LocalConnect.from_settings,
         f"Kafka Connect {KAFKA_VERSION} at {{server.url}}; Ctrl-C stops it",

@@ -26,7 +26,7 @@ from app import topics
 from app.schemas import Schemas
 from app.settings import Settings
 from app.trace import read_partitions
-from models.records import Customer
+from models.requests import customer_from_row
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,6 @@ def changed_rows(database: Path, since: Checkpoint) -> list[sqlite3.Row]:
         return connection.execute(QUERY, {"updated_at": since.updated_at, "id": since.id}).fetchall()
 
 
-def to_customer(row: sqlite3.Row) -> Customer:
-    """The row as a Customer; raises ValueError for a row that cannot be one."""
-    fields = dict(row)
-    fields.pop("updated_at")
-    fields["level"] = fields["level"] or "bronze"
-    return Customer(**fields)
-
-
 async def load_customers(database: Path, settings: Settings, schemas: Schemas) -> LoadReport:
     """Publish the rows changed since the checkpoint, framed with the registered schema id of
     `customers` (`schemas` registered)."""
@@ -80,7 +72,7 @@ async def load_customers(database: Path, settings: Settings, schemas: Schemas) -
         published = skipped = 0
         for row in rows:
             try:
-                customer = to_customer(row)
+                customer = customer_from_row(dict(row))
             except (ValidationError, ValueError) as error:
                 skipped += 1
                 log.warning("customer row %s skipped: %s", row["id"], error)

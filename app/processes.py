@@ -1,5 +1,5 @@
-"""Child processes that must not outlive their parent: the local broker, the local schema
-registry and workers.
+"""Child processes that must not outlive their parent: the local broker, schema registry,
+Connect worker and PostgreSQL, and workers.
 
 `WorkerProcess` runs `faust -A app worker` with its own web port and data dir; `make run`, the
 integration tests and the benchmark start workers only through it.
@@ -8,6 +8,7 @@ integration tests and the benchmark start workers only through it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import shutil
@@ -24,21 +25,24 @@ from typing import Callable, Mapping
 from app.settings import Settings
 
 
-def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM this child when the process that started it dies, even by SIGKILL."""
+def die_with_parent(signal_number: int = signal.SIGTERM) -> None:  # pragma: no cover - in the child
+    """Ask Linux to send this child `signal_number` when the process that started it dies, even
+    by SIGKILL."""
     os.setsid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal_number)  # PR_SET_PDEATHSIG
     except OSError:
         pass  # not Linux: stop() and the exit handlers still stop the child
 
 
-def stop_process(process: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    """SIGTERM (a clean shutdown), then SIGKILL if the process takes longer than `timeout`."""
+def stop_process(
+    process: subprocess.Popen | None, timeout: float = 30.0, stop_signal: int = signal.SIGTERM,
+) -> None:
+    """`stop_signal` (a clean shutdown), then SIGKILL if the process takes longer than `timeout`."""
     if process is None or process.poll() is not None:
         return
-    process.terminate()
+    process.send_signal(stop_signal)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -61,17 +65,23 @@ class LocalServer:
     returns once it serves, `stop()` or leaving its `with` block ends it."""
 
     process: subprocess.Popen | None = None
+    #: What asks the server for a clean shutdown (also sent if this process dies).
+    stop_signal: int = signal.SIGTERM
 
     def start(self) -> "LocalServer":
         raise NotImplementedError
 
-    def _launch(self, command: list[str], log_file: Path, wait_until_up: Callable[[], None]) -> None:
-        """Start `command`, its output appended to `log_file`, and wait with `wait_until_up()`
-        (which raises if the server does not come up); stop it again if that fails."""
+    def _launch(
+        self, command: list[str], log_file: Path, wait_until_up: Callable[[], None], *,
+        user: str | None = None,
+    ) -> None:
+        """Start `command` (as `user`, if given), its output appended to `log_file`, and wait
+        with `wait_until_up()` (which raises if the server does not come up); stop it again if
+        that fails."""
         with open(log_file, "ab") as out:
             self.process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+                user=user, preexec_fn=functools.partial(die_with_parent, self.stop_signal),
             )
         try:
             wait_until_up()
@@ -101,7 +111,7 @@ class LocalServer:
     def stop(self, timeout: float = 30.0) -> None:
         """A clean shutdown first, SIGKILL if it does not finish in time."""
         process, self.process = self.process, None
-        stop_process(process, timeout)
+        stop_process(process, timeout, self.stop_signal)
 
     def __enter__(self) -> "LocalServer":
         return self.start()

@@ -35,6 +35,12 @@ class Settings:
     connect_url: str | None = None
     #: Port of the local Kafka Connect worker's REST API.
     connect_port: int = 8083
+    #: The legacy database Debezium captures customers from and the JDBC sink writes orders to
+    #: (postgresql://user[:password]@host:port/database). Unset: the local PostgreSQL
+    #: (app/postgres.py) on PG_PORT.
+    database_url: str | None = None
+    #: Port of the local PostgreSQL.
+    pg_port: int = 5432
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     #: The URL other workers use to reach this one; defaults to http://WEB_HOST:WEB_PORT.
@@ -113,6 +119,15 @@ class Settings:
     def registry_url(self) -> str:
         """The schema registry's Confluent-compatible API."""
         return self.schema_registry_url or local_registry_url(self.registry_port)
+
+    @property
+    def connect_endpoint(self) -> str:
+        """The REST API of the Connect cluster: CONNECT_URL, or the local worker's."""
+        return self.connect_url or f"http://127.0.0.1:{self.connect_port}"
+
+    @property
+    def postgres_url(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
 
     @property
     def canonical_url(self) -> str:

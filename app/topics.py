@@ -7,7 +7,8 @@ Every topic has the same partition count, so topics with the same key are co-par
 - by order id: `order-requests`, `orders`, `order-validations`, `order-deadlines`,
   `payments-by-order`;
 - by product: `orders-by-product`, `warehouse-inventory`;
-- by customer id: `orders-by-customer`, `customers`, `paid-orders-by-customer`.
+- by customer id: `orders-by-customer`, `customers`, `legacy-customers`,
+  `paid-orders-by-customer`.
 One worker owns partition p of every topic, so it holds all the state of the keys hashed there.
 
 Internal topics between this app's services (`order-validations`, `orders-by-customer`,
@@ -73,6 +74,10 @@ orders_by_product = _topic("orders-by-product", list[OrderEvent | StockEvent])
 order_deadlines = _topic("order-deadlines")
 #: Customers by customer id: from the SQL loader and `PUT /v1/customers/{id}`.
 customers = _topic("customers", Customer, config=COMPACTED)
+#: Rows of the legacy database's `customers` table as Debezium captured them (Kafka Connect,
+#: app/connect.py): plain JSON with the table's columns, keyed by customer id, a tombstone for a
+#: deleted row; not framed (no schema: the legacy table's shape is not this app's contract).
+legacy_customers = _topic("legacy-customers", config=COMPACTED)
 #: Absolute stock level per product (an integer), latest value wins.
 warehouse_inventory = _topic("warehouse-inventory", WarehouseStock, config=COMPACTED)
 #: Payments by payment id, written by `POST /v1/payments`.
@@ -97,17 +102,22 @@ customer_loader_checkpoints = _topic(
 #: Every topic an agent reads.
 INPUTS = [
     order_requests, orders, order_validations, orders_by_customer, orders_by_product,
-    order_deadlines, customers, warehouse_inventory, payments, payments_by_order,
-    paid_orders_by_customer,
+    order_deadlines, customers, legacy_customers, warehouse_inventory, payments,
+    payments_by_order, paid_orders_by_customer,
 ]
 
 #: Each input topic's `<topic>-dead-letters`, by the input's base name: its records that could not be decoded or processed
 #: (original key and bytes, as they came; error and source offset in headers).
 DEAD_LETTERS = {topic.base_name: _topic(f"{topic.base_name}-dead-letters") for topic in INPUTS}
 
+#: Records of `orders` the JDBC sink could not write to SQL (Kafka Connect's dead-letter queue:
+#: the record as it came, the error in headers).
+orders_to_sql_dead_letters = _topic("orders-to-sql-dead-letters")
+
 #: Every topic the app owns, created before a worker subscribes.
 ALL = [
     *INPUTS, *DEAD_LETTERS.values(), emails, *levels.values(), customer_loader_checkpoints,
+    orders_to_sql_dead_letters,
 ]
 
 

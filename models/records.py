@@ -39,6 +39,16 @@ class OrderState(str, Enum):
     SHIPPED = "SHIPPED"
 
 
+#: How far each state is along an order's life; an event never moves an order backwards (the
+#: query side, agents/orders.py, and the SQL view of orders, app/postgres.py).
+STATE_RANK = {
+    OrderState.CREATED: 0,
+    OrderState.VALIDATED: 1,
+    OrderState.FAILED: 1,
+    OrderState.SHIPPED: 2,
+}
+
+
 class CheckType(str, Enum):
     INVENTORY_CHECK = "INVENTORY_CHECK"
     FRAUD_CHECK = "FRAUD_CHECK"

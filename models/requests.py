@@ -7,7 +7,7 @@ client learns about a typo at once. Business rules are not judged here: the vali
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
@@ -92,6 +92,21 @@ class NewCustomer(BaseModel):
 
     def to_customer(self, customer_id: int) -> Customer:
         return Customer(id=customer_id, **self.model_dump(exclude={"id"}))
+
+
+#: Columns of a legacy `customers` row that make a Customer (others, e.g. `updated_at`, are not
+#: part of it).
+CUSTOMER_COLUMNS = ("id", "first_name", "last_name", "email", "address", "level")
+
+
+def customer_from_row(row: Mapping[str, Any]) -> Customer:
+    """A row of a legacy `customers` table (SQL column names) as a Customer, held to the rules of
+    `PUT /v1/customers/{id}` (a NULL level is bronze); pydantic's ValidationError (a ValueError)
+    says what is wrong."""
+    fields = {column: row.get(column) for column in CUSTOMER_COLUMNS}
+    fields["level"] = fields["level"] or "bronze"
+    customer = NewCustomer.model_validate(fields, strict=False)
+    return customer.to_customer(customer.id)
 
 
 class StockLevel(BaseModel):

@@ -51,11 +51,11 @@ class Outputs:
         self._lock: asyncio.Lock | None = None
 
     async def publish(
-        self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
+        self, topic: TopicT, key: str, value: bytes | None, *, partition: int | None = None,
         timestamp: float | None = None,
     ) -> None:
-        """Send one record (timestamp in epoch seconds) for an agent; acknowledged by the next
-        `drain`, which raises if it failed.
+        """Send one record (timestamp in epoch seconds; a None value is a tombstone) for an
+        agent; acknowledged by the next `drain`, which raises if it failed.
 
         Tracked from the call on, not from when the producer takes the record: a `drain` that
         begins while this waits for room in the producer's buffer waits for it too (the barrier
@@ -74,15 +74,15 @@ class Outputs:
         ack.add_done_callback(lambda done: _copy_outcome(done, acknowledged))
 
     async def send(
-        self, topic: TopicT, key: str, value: bytes, *, partition: int | None = None,
+        self, topic: TopicT, key: str, value: bytes | None, *, partition: int | None = None,
         timestamp: float | None = None,
     ) -> asyncio.Future:
         """Send one record; the caller waits for its acknowledgement (the HTTP API, which answers
         a failure to its client: it is not the commit's business)."""
         timestamp_ms = None if timestamp is None else int(timestamp * 1000)
         name = topic.get_topic_name()
-        return await self._send(
-            name, key.encode(), self._app.schemas.frame(name, value), partition, timestamp_ms)
+        framed = None if value is None else self._app.schemas.frame(name, value)
+        return await self._send(name, key.encode(), framed, partition, timestamp_ms)
 
     def add(self, topic: TopicT, partition: int, item: bytes) -> None:
         """Queue one item for `partition` of an internal topic."""

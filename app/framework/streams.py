@@ -54,6 +54,8 @@ class TopicReader:
     agent: Handle
     #: Records are batches of items.
     batched: bool
+    #: A record without a value (a deletion on a compacted topic) reaches the handlers as None.
+    tombstones: bool
     handlers: list[Handler]
 
 
@@ -63,13 +65,14 @@ readers: dict[str, TopicReader] = {}
 
 def consumes(
     topic: TopicHandle, parse: Callable[[bytes], Any] | Any, *, keyed: bool = False,
-    batched: bool = False,
+    batched: bool = False, tombstones: bool = False,
 ) -> Callable[[Callable[..., Awaitable[None]]], Handle]:
     """Register `handle(value)` (or `handle(key, value)` when `keyed`) on `topic`.
 
     `parse` turns a record's bytes into the value (e.g. `Order.from_bytes`); on a `batched` topic
-    it is the item's record class (or a union of them). Keys are UTF-8 text. Returns the topic's agent (its handle, for
-    `test_context()`), which calls every handler of the topic.
+    it is the item's record class (or a union of them). Keys are UTF-8 text. With `tombstones`,
+    a record without a value is handled as None (else it is a dead letter). Returns the topic's
+    agent (its handle, for `test_context()`), which calls every handler of the topic.
     """
 
     def register(handle: Callable[..., Awaitable[None]]) -> Handle:
@@ -77,14 +80,16 @@ def consumes(
         call = handle if keyed else (lambda key, value: handle(value))
         reader = readers.get(topic.base_name)
         if reader is None:
-            reader = _new_reader(topic, parse, batched)
+            reader = _new_reader(topic, parse, batched, tombstones)
         reader.handlers.append(Handler(name, call))
         return reader.agent
 
     return register
 
 
-def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched: bool) -> TopicReader:
+def _new_reader(
+    topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched: bool, tombstones: bool,
+) -> TopicReader:
     name = topic.base_name
     agent_name = f"read-{name}"
     decode = _batch_parser(parse) if batched else _record_parser(parse)
@@ -95,17 +100,20 @@ def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched
         async for event in stream.events():
             try:
                 key = (event.key or b"").decode()
-                if known is None:
-                    payload = event.value
+                if event.value is None and tombstones:
+                    values = [None]
                 else:
-                    try:
-                        payload = known.payload(event.value)
-                    except UnknownId as unknown:  # once per id: the registry is asked
-                        await schemas.ask_about(known, unknown.schema_id)
-                        payload = known.payload(event.value)
-                values = decode(payload)
+                    if known is None:
+                        payload = event.value
+                    else:
+                        try:
+                            payload = known.payload(event.value)
+                        except UnknownId as unknown:  # once per id: the registry is asked
+                            await schemas.ask_about(known, unknown.schema_id)
+                            payload = known.payload(event.value)
+                    values = decode(payload)
             except ValueError as exc:  # Unreadable, pydantic's ValidationError, UnicodeDecodeError
-                await _send_to_dead_letters(topic, event, event.value, _describe(exc), agent_name)
+                await _send_to_dead_letters(topic, event, event.value, describe(exc), agent_name)
                 continue
             for value in values:
                 if isinstance(value, Undecodable):
@@ -123,7 +131,7 @@ def _new_reader(topic: TopicHandle, parse: Callable[[bytes], Any] | Any, batched
                         await _send_to_dead_letters(topic, event, raw, error, handler.name)
 
     reader = readers[name] = TopicReader(
-        app.agent(topic, name=agent_name)(read), batched, [])
+        app.agent(topic, name=agent_name)(read), batched, tombstones, [])
     return reader
 
 
@@ -157,7 +165,7 @@ def _parse_item(item_type: TypeAdapter, item: Any) -> Any:
     try:
         return item_type.validate_python(item)
     except ValidationError as exc:
-        return Undecodable(json.dumps(item).encode(), _describe(exc))
+        return Undecodable(json.dumps(item).encode(), describe(exc))
 
 
 def current_source() -> tuple[int, int]:
@@ -207,7 +215,8 @@ async def _send_to_dead_letters(
     )
 
 
-def _describe(exc: ValueError) -> str:
+def describe(exc: ValueError) -> str:
+    """What is wrong with a value, in one line (each field's error, for pydantic's)."""
     if not isinstance(exc, ValidationError):
         return str(exc)
     return "; ".join(

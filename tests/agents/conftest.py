@@ -47,7 +47,8 @@ def sent(monkeypatch) -> Sent:
         monkeypatch.setattr(topic, "send", mock)
 
     async def publish(topic, key, value, *, partition=None, timestamp=None):
-        recorded.published[topic.get_topic_name()].append((key, json.loads(value), partition))
+        record = None if value is None else json.loads(value)  # None: a tombstone
+        recorded.published[topic.get_topic_name()].append((key, record, partition))
 
     def add(topic, partition, item):
         recorded.added[topic.get_topic_name()].append((partition, json.loads(item)))

@@ -1,15 +1,18 @@
 """The real broker and schema registry, started once per session, and apps of real workers on
-them.
+them; PostgreSQL and Kafka Connect, started once per session by the first test that needs them.
 
 Each test module gets its own app id and topic prefix (so its own subjects), so modules share
 nothing but the broker and the registry. With KAFKA_BOOTSTRAP set, the tests use that cluster and
-start no broker; with SCHEMA_REGISTRY_URL set, that registry, and start none.
+start no broker; with SCHEMA_REGISTRY_URL set, that registry, and start none; the same for
+DATABASE_URL and CONNECT_URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 
 from app.broker import BrokerError, LocalBroker, free_port, free_port_pair
+from app.connect import LocalConnect
+from app.postgres import LocalPostgres
 from app.processes import WorkerProcess
 from app.registry import LocalRegistry
 from app.schemas import unframe
@@ -64,6 +69,39 @@ def registry(kafka, tmp_path_factory) -> str:
                           cache_dir=settings.kafka_cache_dir)
     with local:
         yield local.url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The URL of the session's PostgreSQL server (DATABASE_URL, or a local one started here)."""
+    settings = Settings.from_env()
+    if settings.database_url:
+        yield settings.database_url
+        return
+    # Not under pytest's tmp dir: PostgreSQL runs as `nobody` when the tests run as root, and
+    # pytest's folders are private to their user.
+    home = Path(tempfile.mkdtemp(prefix="postgres-"))
+    home.chmod(0o711)
+    try:
+        with LocalPostgres(port=free_port(), data_dir=home / "data") as server:
+            yield server.url
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def connect(kafka, tmp_path_factory) -> LocalConnect | str:
+    """The session's Kafka Connect cluster: the local worker started here, or CONNECT_URL."""
+    settings = Settings.from_env()
+    if settings.connect_url:
+        yield settings.connect_url
+        return
+    worker = LocalConnect(port=free_port(), bootstrap=kafka.bootstrap,
+                          data_dir=tmp_path_factory.mktemp("connect"),
+                          cache_dir=settings.kafka_cache_dir,
+                          group_id=f"connect-{uuid.uuid4().hex[:8]}")
+    with worker:
+        yield worker
 
 
 def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3) -> LocalBroker:

@@ -10,7 +10,8 @@ import pytest
 
 from agents.emails import compose_email, join_order, join_payment
 from agents.routing import enrich
-from app.customers_loader import Checkpoint, changed_rows, to_customer
+from app.customers_loader import Checkpoint, changed_rows
+from models.requests import customer_from_row
 from app.demo import make_demo_database
 from app.smtp import is_permanent, retry_delays
 from models.records import Customer, Order, OrderState, PaidOrder, Payment
@@ -104,7 +105,7 @@ def test_the_loader_reads_rows_after_its_checkpoint(tmp_path):
 
 def test_demo_rows_become_the_reference_customers(tmp_path):
     rows = changed_rows(make_demo_database(tmp_path / "customers.sqlite"), Checkpoint())
-    customers = [to_customer(row) for row in rows]
+    customers = [customer_from_row(dict(row)) for row in rows]
     assert [c.level for c in customers] == [
         "platinum", "platinum", "platinum", "bronze", "gold", "silver", "gold", "silver", "bronze",
     ]

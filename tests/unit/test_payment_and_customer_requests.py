@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from models.requests import NewCustomer, NewPayment
+from models.records import Customer
+from models.requests import NewCustomer, NewPayment, customer_from_row
 
 PAYMENT = {"id": "pay-1", "orderId": "order-1", "ccy": "EUR", "amount": 25.0}
 CUSTOMER = {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
@@ -36,3 +37,16 @@ def test_a_malformed_customer_is_refused_naming_the_field(changes, field):
     with pytest.raises(ValidationError) as caught:
         NewCustomer.model_validate({**CUSTOMER, **changes})
     assert [error["loc"][0] for error in caught.value.errors()] == [field]
+
+
+def test_a_legacy_row_is_a_customer_by_the_api_rules():
+    row = {"id": 3, "first_name": "Alan", "last_name": "Turing", "email": "alan@example.com",
+           "address": "3 Demo Street", "level": None, "updated_at": "2026-01-01 00:00:00"}
+    assert customer_from_row(row) == Customer(
+        id=3, first_name="Alan", last_name="Turing", email="alan@example.com",
+        address="3 Demo Street", level="bronze")
+    for wrong, field in [({"email": ""}, "email"), ({"level": "diamond"}, "level"),
+                         ({"first_name": ""}, "first_name"), ({"id": "three"}, "id")]:
+        with pytest.raises(ValidationError) as refused:
+            customer_from_row({**row, **wrong})
+        assert [error["loc"][0] for error in refused.value.errors()] == [field]
