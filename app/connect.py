@@ -34,7 +34,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,7 +41,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from app.broker import KAFKA_VERSION, LOG4J2_CONFIG, port_is_open
-from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve, maven_classpath
+from app.processes import (
+    PROGRESS_EVERY_S, LocalServer, fetch_or_serve, made_once, maven_classpath, run_maven,
+)
 from app.settings import Settings
 
 HERE = Path(__file__).parent / "kafka" / "connect"
@@ -80,30 +81,15 @@ def fetch_plugins(cache_dir: Path) -> Path:
 
 
 def _build_converter(plugin: Path) -> None:
-    if (plugin / ".complete").exists():
-        return
-    plugin.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="converter-", dir=plugin.parent))
-    try:
-        print(f"Building this project's Connect converter into {plugin} ...", file=sys.stderr)
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(CONVERTER / "pom.xml"), "package",
-             f"-DbuildDirectory={staging / 'build'}"],
-            capture_output=True, text=True,
-        )
-        if result.returncode != 0:
-            raise ConnectError(f"building the converter failed ({result.returncode}):\n"
-                               f"{result.stdout}{result.stderr}")
-        (staging / "plugin").mkdir()
-        for jar in (staging / "build").glob("*.jar"):
-            jar.rename(staging / "plugin" / jar.name)
-        (staging / "plugin" / ".complete").touch()
-        try:
-            (staging / "plugin").rename(plugin)
-        except OSError:  # another process finished first
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    def build(folder: Path) -> None:
+        run_maven(["-f", str(CONVERTER / "pom.xml"), "package",
+                   f"-DbuildDirectory={folder / 'build'}"],
+                  f"Building this project's Connect converter into {plugin}", ConnectError)
+        for jar in (folder / "build").glob("*.jar"):
+            jar.rename(folder / jar.name)
+        shutil.rmtree(folder / "build")
+
+    made_once(plugin, build, ConnectError)
 
 
 class LocalConnect(LocalServer):

@@ -120,32 +120,44 @@ class LocalServer:
         self.stop()
 
 
+def made_once(target: Path, make: Callable[[Path], None], error: type[Exception]) -> Path:
+    """Return `target`, a folder that Maven tools fill: if absent, `make(folder)` fills a fresh
+    folder beside it, which is then renamed into place, so a broken or concurrent fetch or build
+    never leaves half a folder behind. `error` if Maven is missing."""
+    if (target / ".complete").exists():
+        return target
+    if shutil.which("mvn") is None:
+        raise error(f"Maven (mvn) is needed to make {target}; install Maven 3.8+")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+    try:
+        folder = staging / "made"
+        folder.mkdir()
+        make(folder)
+        (folder / ".complete").touch()
+        try:
+            folder.rename(target)
+        except OSError:  # another process finished first
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def run_maven(arguments: list[str], what: str, error: type[Exception]) -> None:
+    """`mvn -q -B <arguments>`, saying `what` it does; `error` with Maven's output if it fails."""
+    print(f"{what} ...", file=sys.stderr, flush=True)
+    result = subprocess.run(["mvn", "-q", "-B", *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise error(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+
+
 def maven_classpath(pom: Path, libs: Path, what: str, error: type[Exception]) -> Path:
     """Return `libs`, the runtime classpath of `pom` copied there by Maven if absent (`what` is
     said while it downloads); `error` if Maven is missing or fails."""
-    if (libs / ".complete").exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise error(f"Maven (mvn) is needed to fetch {what}; install Maven 3.8+")
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    # Download into a fresh folder and rename it into place, so a broken or concurrent download
-    # never leaves a half-filled classpath behind.
-    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
-    command = [
-        "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
-    ]
-    print(f"Fetching {what} into {libs} ...", file=sys.stderr)
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise error(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    (staging / ".complete").touch()
-    try:
-        staging.rename(libs)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
-    return libs
+    return made_once(libs, lambda folder: run_maven(
+        ["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
+         f"-DoutputDirectory={folder}"], f"Fetching {what} into {libs}", error), error)
 
 
 def fetch_or_serve(

@@ -19,7 +19,6 @@ With SCHEMA_REGISTRY_URL set nothing here is started. The app's use of it: app/s
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -29,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from app.broker import port_is_open
-from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve
+from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve, made_once
 from app.settings import Settings, local_registry_url
 
 REGISTRY_VERSION = "3.3.3"
@@ -45,28 +44,14 @@ class RegistryError(RuntimeError):
 
 def fetch_registry(cache_dir: Path) -> Path:
     """Return the folder holding Apicurio's `quarkus-run.jar`, downloading it if absent."""
-    home = cache_dir / f"apicurio-registry-{REGISTRY_VERSION}"
-    if (home / ".complete").exists():
-        return home
-    if shutil.which("mvn") is None:
-        raise RegistryError("Maven (mvn) is needed to fetch the schema registry; install Maven 3.8+")
-    home.parent.mkdir(parents=True, exist_ok=True)
-    # Unpack into a fresh folder and rename it into place: a broken or concurrent fetch never
-    # leaves half a registry behind.
-    staging = Path(tempfile.mkdtemp(prefix="apicurio-", dir=home.parent))
-    try:
-        archive = _download(staging)
+
+    def unpack(folder: Path) -> None:
+        archive = _download(folder)
         with tarfile.open(archive) as packed:
-            packed.extractall(staging / "app", filter="data")
+            packed.extractall(folder, filter="data")
         archive.unlink()
-        (staging / "app" / ".complete").touch()
-        try:
-            (staging / "app").rename(home)
-        except OSError:  # another process finished first
-            pass
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return home
+
+    return made_once(cache_dir / f"apicurio-registry-{REGISTRY_VERSION}", unpack, RegistryError)
 
 
 def _download(into: Path) -> Path:

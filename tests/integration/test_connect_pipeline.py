@@ -17,8 +17,8 @@ from app.connect import (
 from app.postgres import create_database, create_demo_customers, create_orders_table
 from app.settings import Settings
 from tests.integration.api import new_product, outcome, pay, place, set_stock
-from tests.integration.conftest import OrdersApp, eventually, free_port
-from tests.integration.test_email_service import start_smtp
+from tests.integration.conftest import OrdersApp, eventually
+from tests.integration.test_email_service import smtp  # noqa: F401 (a real SMTP server, per module)
 
 
 class ConnectedApp:
@@ -44,13 +44,6 @@ class ConnectedApp:
         return all(status and status["connector"]["state"] == "RUNNING"
                    and all(task["state"] == "RUNNING" for task in status["tasks"])
                    for status in states)
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    controller, mailbox = start_smtp(free_port())
-    yield controller, mailbox
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
