@@ -42,7 +42,7 @@ class BrokerError(RuntimeError):
 def fetch_jars(cache_dir: Path) -> Path:
     """Return the folder holding the broker's classpath, downloading it with Maven if absent."""
     return maven_classpath(POM, cache_dir / f"kafka-{KAFKA_VERSION}" / "libs",
-                           f"Apache Kafka {KAFKA_VERSION} jars", BrokerError)
+                           f"Apache Kafka {KAFKA_VERSION} jars", BrokerError, expected_mb=54)
 
 
 def free_port() -> int:

@@ -50,6 +50,8 @@ HERE = Path(__file__).parent / "kafka" / "connect"
 POM = HERE / "pom.xml"
 #: One POM per connector plugin, named after it.
 PLUGIN_POMS = sorted((HERE / "plugins").glob("*.xml"))
+#: About how much each plugin downloads (for the progress of a first fetch).
+PLUGIN_MB = {"debezium-connector-jdbc": 43, "debezium-connector-postgres": 8}
 CONVERTER = HERE / "converter"
 #: The connectors this app runs, one config file each, named after the connector.
 CONNECTOR_CONFIGS = sorted((HERE / "connectors").glob("*.json"))
@@ -64,7 +66,7 @@ class ConnectError(RuntimeError):
 def fetch_connect(cache_dir: Path) -> Path:
     """Return the folder holding the Connect worker's classpath, downloading it if absent."""
     return maven_classpath(POM, cache_dir / f"kafka-connect-{KAFKA_VERSION}" / "libs",
-                           f"Kafka Connect {KAFKA_VERSION} jars", ConnectError)
+                           f"Kafka Connect {KAFKA_VERSION} jars", ConnectError, expected_mb=36)
 
 
 def fetch_plugins(cache_dir: Path) -> Path:
@@ -75,7 +77,8 @@ def fetch_plugins(cache_dir: Path) -> Path:
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
     root = cache_dir / f"connect-plugins-{digest}"
     for pom in PLUGIN_POMS:
-        maven_classpath(pom, root / pom.stem, f"the Connect plugin {pom.stem}", ConnectError)
+        maven_classpath(pom, root / pom.stem, f"the Connect plugin {pom.stem}", ConnectError,
+                        PLUGIN_MB.get(pom.stem))
     _build_converter(root / "orders-converter")
     return root
 

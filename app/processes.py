@@ -11,6 +11,7 @@ import ctypes
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -144,20 +145,55 @@ def made_once(target: Path, make: Callable[[Path], None], error: type[Exception]
     return target
 
 
-def run_maven(arguments: list[str], what: str, error: type[Exception]) -> None:
-    """`mvn -q -B <arguments>`, saying `what` it does; `error` with Maven's output if it fails."""
-    print(f"{what} ...", file=sys.stderr, flush=True)
-    result = subprocess.run(["mvn", "-q", "-B", *arguments], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise error(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+#: Maven's line for each file it downloaded:
+#: "[INFO] Downloaded from central: <url> (12 kB at 3.4 MB/s)".
+_DOWNLOADED = re.compile(rb"Downloaded from \S+ \S+ \((\d+(?:\.\d+)?) (B|kB|MB|GB)")
+_UNIT_MB = {b"B": 1 / 2**20, b"kB": 1 / 2**10, b"MB": 1.0, b"GB": 2**10}
 
 
-def maven_classpath(pom: Path, libs: Path, what: str, error: type[Exception]) -> Path:
+def run_maven(
+    arguments: list[str], what: str, error: type[Exception], expected_mb: float | None = None,
+) -> None:
+    """`mvn -B <arguments>`, saying `what` it does and, every few seconds while it runs, how much
+    it has downloaded (of about `expected_mb`, and how long is left, when given); `error` with
+    Maven's output if it fails."""
+    size = f" (~{expected_mb:.0f} MB unless Maven has it already)" if expected_mb else ""
+    print(f"{what}{size} ...", file=sys.stderr, flush=True)
+    started = said = time.monotonic()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(["mvn", "-B", *arguments], stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        while process.poll() is None:
+            time.sleep(0.5)
+            if time.monotonic() - said >= PROGRESS_EVERY_S and process.poll() is None:
+                said = time.monotonic()
+                output.seek(0)
+                print(_download_progress(output.read(), said - started, expected_mb),
+                      file=sys.stderr, flush=True)
+        if process.returncode != 0:
+            output.seek(0)
+            log = output.read().decode(errors="replace").splitlines()
+            errors = [line for line in log if "ERROR" in line] or log[-40:]
+            raise error(f"mvn failed ({process.returncode}):\n" + "\n".join(errors))
+
+
+def _download_progress(log: bytes, elapsed_s: float, expected_mb: float | None) -> str:
+    sizes = [match for line in log.splitlines() if (match := _DOWNLOADED.search(line))]
+    done_mb = sum(float(number) * _UNIT_MB[unit] for number, unit in (m.groups() for m in sizes))
+    line = f"  {done_mb:.1f} MB in {len(sizes)} files after {elapsed_s:.0f} s"
+    if expected_mb and 0 < done_mb < expected_mb:
+        line += f" (of ~{expected_mb:.0f} MB, ~{elapsed_s * (expected_mb - done_mb) / done_mb:.0f} s left)"
+    return line
+
+
+def maven_classpath(
+    pom: Path, libs: Path, what: str, error: type[Exception], expected_mb: float | None = None,
+) -> Path:
     """Return `libs`, the runtime classpath of `pom` copied there by Maven if absent (`what` is
-    said while it downloads); `error` if Maven is missing or fails."""
+    said while it downloads, about `expected_mb`); `error` if Maven is missing or fails."""
     return made_once(libs, lambda folder: run_maven(
         ["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={folder}"], f"Fetching {what} into {libs}", error), error)
+         f"-DoutputDirectory={folder}"], f"Fetching {what} into {libs}", error, expected_mb), error)
 
 
 def fetch_or_serve(

@@ -22,19 +22,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 from app.broker import port_is_open
-from app.processes import PROGRESS_EVERY_S, LocalServer, fetch_or_serve, made_once
+from app.processes import LocalServer, fetch_or_serve, made_once, run_maven
 from app.settings import Settings, local_registry_url
 
 REGISTRY_VERSION = "3.3.3"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{REGISTRY_VERSION}:tar.gz:all"
-#: Where Maven puts the artifact: its size there is the download's progress.
-LOCAL_REPOSITORY = Path.home() / ".m2" / "repository" / "io" / "apicurio" / "apicurio-registry-app"
 DOWNLOAD_MB = 158
 
 
@@ -55,30 +51,11 @@ def fetch_registry(cache_dir: Path) -> Path:
 
 
 def _download(into: Path) -> Path:
-    command = ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}",
-               f"-DoutputDirectory={into}"]
-    print(f"Fetching Apicurio Registry {REGISTRY_VERSION} (~{DOWNLOAD_MB} MB) from Maven Central ...",
-          file=sys.stderr, flush=True)
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        while process.poll() is None:
-            time.sleep(PROGRESS_EVERY_S)
-            if process.poll() is None:
-                _say_progress(time.monotonic() - started)
-        if process.returncode != 0:
-            output.seek(0)
-            raise RegistryError(f"mvn failed ({process.returncode}):\n{output.read().decode()}")
+    run_maven(["dependency:copy", f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={into}"],
+              f"Fetching Apicurio Registry {REGISTRY_VERSION} from Maven Central", RegistryError,
+              expected_mb=DOWNLOAD_MB)
     [archive] = into.glob("*.tar.gz")
     return archive
-
-
-def _say_progress(elapsed_s: float) -> None:
-    done_mb = sum(f.stat().st_size for f in LOCAL_REPOSITORY.rglob("*") if f.is_file()) / 2**20
-    line = f"  {min(done_mb, DOWNLOAD_MB):.0f} of ~{DOWNLOAD_MB} MB after {elapsed_s:.0f} s"
-    if 0 < done_mb < DOWNLOAD_MB:
-        line += f", ~{elapsed_s * (DOWNLOAD_MB - done_mb) / done_mb:.0f} s left"
-    print(line, file=sys.stderr, flush=True)
 
 
 class LocalRegistry(LocalServer):

@@ -146,6 +146,31 @@ async def test_a_row_that_cannot_be_a_customer_is_a_dead_letter_and_the_connecto
     assert connected.running()
 
 
+async def test_a_record_of_orders_the_sink_cannot_read_is_its_dead_letter_and_it_runs_on(
+    connected, http
+):
+    await connected.app.produce_raw("orders", b"unframed", b'{"id": "unframed"}')
+    product = new_product()
+    await set_stock(http, connected.url, product, 1)
+    later = await place(http, connected.url, product=product, customer=2)
+    assert (await outcome(http, connected.url, later))["state"] == "VALIDATED"
+
+    async def in_sql():
+        return connected.sql("SELECT state FROM orders WHERE id = %s", later) == [("VALIDATED",)]
+
+    await eventually(in_sql, 60)
+
+    async def dead_letters():
+        return [record for record in await connected.app.read_records("orders-to-sql-dead-letters")
+                if record.key == b"unframed"]
+
+    [dead] = await eventually(dead_letters)
+    assert dead.value == b'{"id": "unframed"}'
+    assert b"Confluent wire format" in dict(dead.headers)["__connect.errors.exception.message"]
+    assert connected.sql("SELECT count(*) FROM orders WHERE id = 'unframed'") == [(0,)]
+    assert connected.running()
+
+
 async def test_a_connect_restart_loses_no_change_and_applies_none_twice(connected, connect, http):
     if not isinstance(connect, LocalConnect):
         pytest.skip("stops and starts the local Connect worker (CONNECT_URL is set)")
