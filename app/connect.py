@@ -15,7 +15,7 @@ Central jars), its plugins, and this app's two connectors.
   settings, and `put_connectors()` creates or updates them through any Connect cluster's REST API
   (idempotent: PUT /connectors/{name}/config) and waits until they and their tasks run:
   - `legacy-customers`: Debezium captures the legacy database's `customers` table onto
-    `legacy-customers` (one row per record as plain JSON, keyed by customer id; a tombstone for a
+    `legacy-customers` (one row per record as plain JSON, keyed by customer id; JSON `null` for a
     deleted row), which agents/legacy_customers.py turns into Customer records;
   - `orders-to-sql`: the JDBC sink upserts every order of `orders` into the database's `orders`
     table (app/postgres.py), reading values with `RegistryJsonConverter`.
