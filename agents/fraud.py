@@ -17,14 +17,9 @@ from __future__ import annotations
 from app import topics
 from app.main import settings
 from app.framework.streams import consumes, report_validation
-from models.records import CheckType, Order, OrderEvent, OrderState, ValidationResult
+from models.records import CheckType, OrderEvent, OrderState, ValidationResult
 from models.state import FraudSession
 from tables.fraud import fraud_sessions
-
-
-def amount_cents(order: Order) -> int:
-    """Money in whole cents, so the limit is exact at its boundary."""
-    return round(order.quantity * order.price * 100)
 
 
 def assess_fraud(
@@ -49,7 +44,7 @@ def count_order(
         return None
     order = event.order
     updated, result = assess_fraud(
-        session, amount_cents(order), order.event_time_ms, limit_cents=limit_cents, gap_ms=gap_ms)
+        session, order.amount_cents, order.event_time_ms, limit_cents=limit_cents, gap_ms=gap_ms)
     marks = updated.marks_after(event.SOURCE, event.partition, event.offset)
     return updated.model_copy(update={"applied_up_to": marks}), result
 

@@ -42,6 +42,15 @@ unrouted_orders = Counter(
     "orders_unrouted", "Order events not routed by level: the customer's level has no topic.",
     ["level"], registry=registry,
 )
+burst_alerts = Counter(
+    "order_burst_alerts", "Alerts (and updates of them) written to order-bursts.",
+    registry=registry,
+)
+late_burst_orders = Counter(
+    "order_burst_late_orders",
+    "Orders that came after their burst window's end plus BURST_GRACE_S (not counted in it).",
+    registry=registry,
+)
 consumer_lag = Gauge(
     "consumer_lag", "Records on this worker's assigned partitions not yet committed, by topic.",
     ["topic"], registry=registry,

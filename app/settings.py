@@ -80,6 +80,12 @@ class Settings:
     fraud_limit: int = 2000
     #: Fraud check: inactivity (event time) that closes a customer's session.
     fraud_session_gap_s: int = 3600
+    #: Order bursts: the tumbling windows of event time in which a customer's orders are counted.
+    burst_window_s: int = 30
+    #: A window with more than this many orders of one customer is a burst (an alert).
+    burst_min_orders: int = 2
+    #: An order may come this long (event time) after its window's end and still be counted.
+    burst_grace_s: int = 10
     #: An order not VALIDATED or FAILED this long after it was created ends FAILED (TIMEOUT).
     order_timeout_s: int = 300
     #: Email join: an order and its payment match when at most this far apart in event time.

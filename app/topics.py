@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from app.framework.handle import TopicHandle
 from app.main import app, settings
 from models.records import (
-    CUSTOMER_LEVELS, Customer, Email, Order, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
+    CUSTOMER_LEVELS, Customer, Email, Order, OrderBurst, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
     Payment, PlaceOrder, StockEvent, WarehouseStock,
 )
 
@@ -90,6 +90,9 @@ paid_orders_by_customer = _topic("paid-orders-by-customer", list[PaidOrder])
 #: email service's `emails_sent` (compacted): keyed by order id, in the partition of the order's
 #: customer, where the service keeps it.
 emails = _topic("emails", Email, config=COMPACTED)
+#: OrderBurst alerts by customer id: more than BURST_MIN_ORDERS orders in a window of event time
+#: (agents/bursts.py); a later record for the same window has a higher count.
+order_bursts = _topic("order-bursts", OrderBurst)
 #: OrderEnriched events by order id, one topic per customer level (`platinum`, ...).
 levels = {level: _topic(level, OrderEnriched) for level in CUSTOMER_LEVELS}
 #: The SQL customer loader's checkpoint per source database (the last row it published): its
@@ -116,8 +119,8 @@ orders_to_sql_dead_letters = _topic("orders-to-sql-dead-letters")
 
 #: Every topic the app owns, created before a worker subscribes.
 ALL = [
-    *INPUTS, *DEAD_LETTERS.values(), emails, *levels.values(), customer_loader_checkpoints,
-    orders_to_sql_dead_letters,
+    *INPUTS, *DEAD_LETTERS.values(), emails, *levels.values(), order_bursts,
+    customer_loader_checkpoints, orders_to_sql_dead_letters,
 ]
 
 

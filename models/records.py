@@ -93,6 +93,11 @@ class Order(TimedRecord):
     #: On FAILED without a failing check: TIMEOUT.
     reason: str | None = None
 
+    @property
+    def amount_cents(self) -> int:
+        """quantity x price in whole cents, so limits are exact at their boundary."""
+        return round(self.quantity * self.price * 100)
+
 
 class OrderValidation(Record):
     order_id: str
@@ -129,6 +134,19 @@ class Customer(Record):
     email: str
     address: str
     level: str = "bronze"
+
+
+class OrderBurst(Record):
+    """More than BURST_MIN_ORDERS orders of one customer in one tumbling window of event time,
+    on `order-bursts`; a later record for the same customer and window has a higher count."""
+
+    customer_id: int
+    window_start: datetime
+    window_end: datetime
+    orders: int
+    total: float
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 class OrderEnriched(Record):

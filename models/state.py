@@ -8,7 +8,7 @@ they hold. A redelivered input finds its effect in the same record it would chan
 from __future__ import annotations
 
 from models.records import (
-    CheckType, Order, OrderState, PaidOrder, Payment, Record, ValidationResult,
+    CheckType, Order, OrderBurst, OrderState, PaidOrder, Payment, Record, ValidationResult,
 )
 
 
@@ -69,6 +69,25 @@ class FraudSession(Watermarks):
 
     total_cents: int = 0
     last_event_ms: int = 0
+
+
+class BurstWindow(Record):
+    """What one tumbling window of a customer's orders has counted."""
+
+    orders: int = 0
+    total_cents: int = 0
+
+
+class CustomerBursts(Watermarks):
+    """One customer's order bursts (table `order_bursts`): the open windows, by start in epoch
+    ms, and the latest alert of each recent window."""
+
+    #: The latest event time of the customer's orders: a window whose end plus the grace is at
+    #: or before it is closed (on event time, so a restart changes nothing).
+    watermark_ms: int = 0
+    windows: dict[int, BurstWindow] = {}
+    #: The latest alert of each of the last windows that had one, oldest first.
+    alerts: list[OrderBurst] = []
 
 
 class StockReservations(Watermarks):

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.main import app, settings
-from models.records import Customer, Order, Payment
+from models.records import Customer, Order, OrderBurst, Payment
 from models.requests import NewCustomer, NewOrder, NewPayment, StockLevel
 
 
@@ -29,13 +29,17 @@ class InventoryLevels(BaseModel):
     available: int
 
 
+class OrderBursts(BaseModel):
+    bursts: list[OrderBurst]
+
+
 class Error(BaseModel):
     error: str
     details: object = None
 
 
 REQUESTS = (NewOrder, NewPayment, NewCustomer, StockLevel)
-RESPONSES = (Order, Payment, Customer, StockSet, InventoryLevels, Error)
+RESPONSES = (Order, Payment, Customer, StockSet, InventoryLevels, OrderBursts, Error)
 
 
 def _ref(model: type[BaseModel]) -> dict:
@@ -137,6 +141,20 @@ def openapi_document() -> dict:
             customer_id, NewCustomer, Customer, Customer, put="Create or update a customer.",
             get="A customer.", missing=_answer("Unknown customer."),
         ),
+        "/v1/order-bursts": {"get": {
+            "summary": "The latest alert of each recent burst window, oldest window first.",
+            "parameters": [
+                {"name": "customerId", "in": "query", "required": False,
+                 "description": "Only this customer's bursts (answered by its owner).",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+                {"name": "since", "in": "query", "required": False,
+                 "description": "Only windows that end after this time (ISO 8601 with a zone).",
+                 "schema": {"type": "string", "format": "date-time"}},
+                _timeout(),
+            ],
+            "responses": {"200": _answer("The alerts.", OrderBursts), "400": MALFORMED,
+                          "503": NO_OWNER},
+        }},
     }
     return {
         "openapi": "3.1.0",

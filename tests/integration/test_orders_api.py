@@ -152,4 +152,4 @@ async def test_health_reports_ready_with_the_assignment_and_the_schema_registry(
     assert body["status"] == "ready"
     for partition in range(4):
         assert f"{orders_app.topic('orders')}[{partition}]" in body["assignment"]
-    assert body["schemaRegistry"] == {"url": orders_app.registry_url, "subjectsRegistered": 15}
+    assert body["schemaRegistry"] == {"url": orders_app.registry_url, "subjectsRegistered": 16}

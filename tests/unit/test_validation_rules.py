@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.fraud import amount_cents, assess_fraud, count_order
+from agents.fraud import assess_fraud, count_order
 from agents.inventory import apply_product_event, check_stock
 from agents.order_details import check_order_details
 from agents.validations import conclude, with_result
@@ -77,8 +77,8 @@ def test_fraud_fails_when_session_total_reaches_limit_exactly():
 
 
 def test_money_is_counted_in_cents_without_float_drift():
-    assert amount_cents(order(quantity=3, price=0.1)) == 30
-    assert amount_cents(order(quantity=7, price=285.71)) == 199997
+    assert order(quantity=3, price=0.1).amount_cents == 30
+    assert order(quantity=7, price=285.71).amount_cents == 199997
 
 
 def test_a_new_session_starts_after_an_hour_of_inactivity():
