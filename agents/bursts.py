@@ -3,8 +3,10 @@ short window" (a windowed count with HAVING).
 
 Per customer, orders are counted (number and value) in tumbling windows of BURST_WINDOW_S of
 event time (`createdAt`). A window with more than BURST_MIN_ORDERS orders is a burst: its first
-order over the line writes an alert to `order-bursts`, and every later order counted in it writes
-the alert again with the higher count (same key and window). An order whose window ended more
+order over the line writes an alert to `order-bursts` at once, and later orders counted in it
+write the alert again with the higher count (same key and window) at the next commit, the
+latest count only: a customer in a burst costs a record per commit, not one per order. (So an
+update of a window may follow the first alert of the next one.) An order whose window ended more
 than BURST_GRACE_S before the customer's latest event time is late: not counted, only counted in
 `/metrics`. Windows are closed on event time kept in a plain table, not by Faust's windowed
 tables (which expire on wall-clock time and are not rebuilt after recovery), so a restart in the
@@ -107,7 +109,13 @@ async def watch_bursts(event: OrderEvent) -> None:
         bursts = with_alert(bursts, alert)
     marks = bursts.marks_after(event.SOURCE, event.partition, event.offset)
     order_bursts[customer] = bursts.model_copy(update={"applied_up_to": marks})
-    if alert is not None:
-        metrics.burst_alerts.inc()
+    if alert is None:
+        return
+    metrics.burst_alerts.inc()
+    if alert.orders == settings.burst_min_orders + 1:  # the window's first alert: at once
         await app.outputs.publish(topics.order_bursts, customer, alert.to_bytes(),
                                   partition=current_partition(), timestamp=order.timestamp)
+    else:  # an update: the window's latest count goes out at the commit
+        app.outputs.publish_latest(topics.order_bursts, customer, alert.to_bytes(),
+                                   replaces=(customer, start), partition=current_partition(),
+                                   timestamp=order.timestamp)

@@ -43,7 +43,8 @@ unrouted_orders = Counter(
     ["level"], registry=registry,
 )
 burst_alerts = Counter(
-    "order_burst_alerts", "Alerts (and updates of them) written to order-bursts.",
+    "order_burst_alerts",
+    "Burst alerts and updates of them (updates before one commit are written as one record).",
     registry=registry,
 )
 late_burst_orders = Counter(

@@ -5,7 +5,9 @@ bookkeeping and an event-loop round trip per send (`../shared/PERF-NOTES.md`). A
 through `Outputs` instead, straight to aiokafka's producer and to an explicit partition (no
 Python murmur2 per record where the partition is known):
 - `publish`: one record now, for public topics (`orders`, the level topics, `emails`), whose
-  readers expect one record per event; `send` the same for the HTTP API, which waits for it.
+  readers expect one record per event; `send` the same for the HTTP API, which waits for it;
+  `publish_latest`: a record that a later one may replace before the commit (a burst's count),
+  sent by the commit's `drain`.
 - `add`: one item for an internal topic's partition. Items wait up to BATCH_LINGER_MS (or until
   BATCH_MAX_ITEMS) and travel together as one record, a JSON array (`encode_batch`), so a hop
   costs the consumer one record per batch instead of one per order. (Sending a batch whenever no
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Hashable
 
 from faust import TopicT
 
@@ -47,6 +49,8 @@ class Outputs:
         self._timer: asyncio.TimerHandle | None = None
         #: Write-through tables with a flush scheduled.
         self._write_through: set[Any] = set()
+        #: (topic name, what it replaces) -> the record `drain` sends: the latest queued only.
+        self._latest: dict[tuple[str, Hashable], tuple[TopicT, str, bytes, int | None, float | None]] = {}
         # One flush at a time: two interleaved would reorder one partition's batches.
         self._lock: asyncio.Lock | None = None
 
@@ -84,6 +88,15 @@ class Outputs:
         framed = None if value is None else self._app.schemas.frame(name, value)
         return await self._send(name, key.encode(), framed, partition, timestamp_ms)
 
+    def publish_latest(
+        self, topic: TopicT, key: str, value: bytes, *, replaces: Hashable,
+        partition: int | None = None, timestamp: float | None = None,
+    ) -> None:
+        """Queue one record for the next `drain` (the commit), which sends only the latest of
+        those queued with the same `replaces`: a value that changes often (a count) costs a
+        record per commit, not one per change."""
+        self._latest[(topic.get_topic_name(), replaces)] = (topic, key, value, partition, timestamp)
+
     def add(self, topic: TopicT, partition: int, item: bytes) -> None:
         """Queue one item for `partition` of an internal topic."""
         batch = self._batches.setdefault((topic.get_topic_name(), partition), [])
@@ -107,9 +120,12 @@ class Outputs:
                 self._track(await self._send(topic, None, batch, partition, None))
 
     async def drain(self) -> None:
-        """Send every waiting batch and wait until the broker acknowledged every record sent so
-        far (not those sent meanwhile: under load there always are some); raise the first
-        failure (once)."""
+        """Send the records of `publish_latest` and every waiting batch, and wait until the broker
+        acknowledged every record sent so far (not those sent meanwhile: under load there always
+        are some); raise the first failure (once)."""
+        latest, self._latest = self._latest, {}
+        for topic, key, value, partition, timestamp in latest.values():
+            await self.publish(topic, key, value, partition=partition, timestamp=timestamp)
         await self.flush()
         if self._unfinished:
             await asyncio.wait(list(self._unfinished))

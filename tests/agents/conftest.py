@@ -21,13 +21,16 @@ def test_app(built_app):
 class Sent(dict):
     """What the agents sent. `sent[name]` is the AsyncMock of a topic's Faust `send` (dead letters,
     deadlines); `records(name)` the records published one per event (app.outputs.publish), as
-    (key, JSON); `items(name)` the items added to an internal topic's batches, as (partition, JSON).
+    (key, JSON); `items(name)` the items added to an internal topic's batches, as (partition, JSON);
+    `latest` what `publish_latest` would send at the next commit.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.published: defaultdict[str, list[tuple[str, dict, int | None]]] = defaultdict(list)
         self.added: defaultdict[str, list[tuple[int, dict]]] = defaultdict(list)
+        #: (topic, what it replaces) -> (key, JSON): what `publish_latest` would send at a commit.
+        self.latest: dict[tuple[str, object], tuple[str, dict]] = {}
 
     def records(self, name: str) -> list[tuple[str, dict]]:
         return [(key, value) for key, value, _ in self.published[name]]
@@ -53,7 +56,11 @@ def sent(monkeypatch) -> Sent:
     def add(topic, partition, item):
         recorded.added[topic.get_topic_name()].append((partition, json.loads(item)))
 
+    def publish_latest(topic, key, value, *, replaces, partition=None, timestamp=None):
+        recorded.latest[(topic.get_topic_name(), replaces)] = (key, json.loads(value))
+
     monkeypatch.setattr(app.outputs, "publish", publish)
+    monkeypatch.setattr(app.outputs, "publish_latest", publish_latest)
     monkeypatch.setattr(app.outputs, "add", add)
     monkeypatch.setattr(app.outputs, "write_through", lambda table: None)  # no broker here
     return recorded

@@ -239,3 +239,32 @@ async def test_a_write_through_table_is_flushed_without_waiting_for_a_commit(mon
     await app.outputs.drain()  # and the barrier's first step waits for it
     assert [(key, partition) for _, key, _, partition in broker.records] == [(order_id.encode(), 3)]
     assert emails_sent.data[order_id] == framed(email)  # the store holds what the changelog holds
+
+
+async def test_records_published_as_latest_go_out_at_the_drain_the_latest_of_each_only(
+    monkeypatch
+):
+    from app import topics
+
+    sent = []
+
+    async def send(topic, key, value, partition, timestamp_ms):
+        sent.append((topic, key, value, partition))
+        acked = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
+
+    outputs = outputs_with_producer(monkeypatch, send)
+    for count in (4, 5, 6):
+        outputs.publish_latest(topics.order_bursts, "7", b'{"orders": %d}' % count,
+                               replaces=("7", 0), partition=1)
+    outputs.publish_latest(topics.order_bursts, "7", b'{"orders": 9}', replaces=("7", 30),
+                           partition=1)
+    await asyncio.sleep(0.05)  # longer than the batches' linger: nothing goes out before a drain
+    assert sent == []
+    await outputs.drain()
+    name = topics.order_bursts.get_topic_name()
+    assert [(topic, key, value[5:], partition) for topic, key, value, partition in sent] == [
+        (name, b"7", b'{"orders": 6}', 1), (name, b"7", b'{"orders": 9}', 1)]
+    await outputs.drain()
+    assert len(sent) == 2  # sent once
