@@ -10,6 +10,8 @@ from email import message_from_bytes
 
 import psycopg
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from app.connect import (
     LocalConnect, connector_configs, connector_status, delete_connectors, put_connectors,
@@ -38,6 +40,16 @@ class ConnectedApp:
     async def customer(self, http, customer_id: int) -> tuple[int, dict | None]:
         async with http.get(f"{self.url}/v1/customers/{customer_id}") as answer:
             return answer.status, (await answer.json() if answer.status == 200 else None)
+
+    async def sink_committed(self) -> dict:
+        """The offsets the JDBC sink (consumer group `connect-<name>`) has committed."""
+        [sink] = [name for name in self.configs if name.endswith("orders-to-sql")]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.app.kafka.bootstrap)
+        await admin.start()
+        try:
+            return await admin.list_consumer_group_offsets(f"connect-{sink}")
+        finally:
+            await admin.close()
 
     def running(self) -> bool:
         states = [connector_status(self.connect_url, name) for name in self.configs]
@@ -123,6 +135,19 @@ async def test_a_placed_order_reaches_its_terminal_state_in_the_sql_orders_table
     failed_row, passed_row = await eventually(in_sql, 60)
     assert passed_row == (passed, "VALIDATED", 1, product, 1, 9.5, None)
     assert failed_row[6] == ["ORDER_DETAILS_CHECK"]
+
+    # Its CREATED again, as after a crash of the orders service: the row keeps VALIDATED.
+    created = [value for key, value in await connected.app.read_topic("orders")
+               if key == passed.encode() and json.loads(value)["state"] == "CREATED"]
+    partition, offset = await connected.app.produce("orders", passed.encode(), created[0])
+
+    async def sink_read_it():
+        committed = await connected.sink_committed()
+        position = committed.get(TopicPartition(connected.app.topic("orders"), partition))
+        return position is not None and position.offset > offset
+
+    await eventually(sink_read_it, 60)
+    assert connected.sql("SELECT state FROM orders WHERE id = %s", passed) == [("VALIDATED",)]
 
 
 async def test_a_row_that_cannot_be_a_customer_is_a_dead_letter_and_the_connector_runs_on(
