@@ -14,7 +14,6 @@ from typing import Iterable
 from faust import TopicT
 from faust.types import CollectionT
 
-from app.main import app, settings
 from app.partitioning import partition_of
 
 #: An entry still due this long after its notice is announced again: its notice was lost (a
@@ -43,10 +42,7 @@ class DeadlineAnnouncer:
         self._announced: dict[str, tuple[int, int]] = {}
 
     async def announce(self, now_ms: int) -> None:
-        changelog = self.table.changelog_topic
-        name = changelog.get_topic_name()
-        partitions = changelog.partitions or settings.topic_partitions
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+        owned, partitions = self.table.active_partitions()
         due = due_entries(self.table.items(), now_ms, owned, partitions)
         announced = {}
         for key, deadline in due.items():

@@ -153,10 +153,12 @@ _UNIT_MB = {b"B": 1 / 2**20, b"kB": 1 / 2**10, b"MB": 1.0, b"GB": 2**10}
 
 def run_maven(
     arguments: list[str], what: str, error: type[Exception], expected_mb: float | None = None,
+    watch: Path | None = None,
 ) -> None:
     """`mvn -B <arguments>`, saying `what` it does and, every few seconds while it runs, how much
     it has downloaded (of about `expected_mb`, and how long is left, when given); `error` with
-    Maven's output if it fails."""
+    Maven's output if it fails. Maven logs a file once it has it all: for one large file, give
+    `watch`, the folder of the local repository it grows in, whose size is then the progress."""
     size = f" (~{expected_mb:.0f} MB unless Maven has it already)" if expected_mb else ""
     print(f"{what}{size} ...", file=sys.stderr, flush=True)
     started = said = time.monotonic()
@@ -168,8 +170,9 @@ def run_maven(
             if time.monotonic() - said >= PROGRESS_EVERY_S and process.poll() is None:
                 said = time.monotonic()
                 output.seek(0)
-                print(_download_progress(output.read(), said - started, expected_mb),
-                      file=sys.stderr, flush=True)
+                line = (_download_progress(output.read(), said - started, expected_mb)
+                        if watch is None else _folder_progress(watch, said - started, expected_mb))
+                print(line, file=sys.stderr, flush=True)
         if process.returncode != 0:
             output.seek(0)
             log = output.read().decode(errors="replace").splitlines()
@@ -180,7 +183,16 @@ def run_maven(
 def _download_progress(log: bytes, elapsed_s: float, expected_mb: float | None) -> str:
     sizes = [match for line in log.splitlines() if (match := _DOWNLOADED.search(line))]
     done_mb = sum(float(number) * _UNIT_MB[unit] for number, unit in (m.groups() for m in sizes))
-    line = f"  {done_mb:.1f} MB in {len(sizes)} files after {elapsed_s:.0f} s"
+    return _progress_line(done_mb, f" in {len(sizes)} files", elapsed_s, expected_mb)
+
+
+def _folder_progress(folder: Path, elapsed_s: float, expected_mb: float | None) -> str:
+    done_mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+    return _progress_line(done_mb, "", elapsed_s, expected_mb)
+
+
+def _progress_line(done_mb: float, files: str, elapsed_s: float, expected_mb: float | None) -> str:
+    line = f"  {done_mb:.1f} MB{files} after {elapsed_s:.0f} s"
     if expected_mb and 0 < done_mb < expected_mb:
         line += f" (of ~{expected_mb:.0f} MB, ~{elapsed_s * (expected_mb - done_mb) / done_mb:.0f} s left)"
     return line

@@ -32,6 +32,8 @@ from app.settings import Settings, local_registry_url
 REGISTRY_VERSION = "3.3.3"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{REGISTRY_VERSION}:tar.gz:all"
 DOWNLOAD_MB = 158
+#: Where Maven downloads it: its size there is the download's progress.
+LOCAL_REPOSITORY = Path.home() / ".m2" / "repository" / "io" / "apicurio" / "apicurio-registry-app"
 
 
 class RegistryError(RuntimeError):
@@ -53,7 +55,7 @@ def fetch_registry(cache_dir: Path) -> Path:
 def _download(into: Path) -> Path:
     run_maven(["dependency:copy", f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={into}"],
               f"Fetching Apicurio Registry {REGISTRY_VERSION} from Maven Central", RegistryError,
-              expected_mb=DOWNLOAD_MB)
+              expected_mb=DOWNLOAD_MB, watch=LOCAL_REPOSITORY)
     [archive] = into.glob("*.tar.gz")
     return archive
 

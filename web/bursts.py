@@ -22,7 +22,7 @@ from app.partitioning import partition_of
 from models.requests import CustomerId
 from tables.bursts import order_bursts
 from web.http import HttpError, PathParameter, timeout_seconds
-from web.routing import FORWARDED_HEADER, OwnerUnavailable, serve_by_owner
+from web.routing import FORWARDED_HEADER, OwnerUnavailable, same_worker, serve_by_owner
 
 CUSTOMER_ID = PathParameter("customerId", CustomerId)
 SINCE = PathParameter("since", AwareDatetime)
@@ -56,9 +56,7 @@ class OrderBurstsView(web.View):
 
 def _owned(keys) -> list[str]:
     """The keys of `order_bursts` in this worker's active partitions."""
-    changelog = order_bursts.changelog_topic
-    name, partitions = changelog.get_topic_name(), changelog.partitions or app.conf.topic_partitions
-    owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+    owned, partitions = order_bursts.active_partitions()
     return [key for key in keys if partition_of(key, partitions) in owned]
 
 
@@ -73,7 +71,7 @@ def _alerts(keys: list[str], since: datetime | None) -> list[dict]:
 async def _ask_other_owners(request: web.Request, timeout: float) -> list[dict]:
     me = URL(str(app.conf.canonical_url))
     others = [URL(url) for url in app.router.table_metadata(order_bursts.name)
-              if (URL(url).host, URL(url).port) != (me.host, me.port)]
+              if not same_worker(URL(url), me)]
     answers = await asyncio.gather(*(_ask(owner, request, timeout) for owner in others))
     return [alert for answer in answers for alert in answer]
 

@@ -68,7 +68,7 @@ async def serve_by_owner(
             owner = owner_of(table, key)
             if owner is None:
                 raise OwnerUnavailable("no worker owns this key yet (the group is rebalancing)")
-            if _same_worker(owner, URL(str(app.conf.canonical_url))):
+            if same_worker(owner, URL(str(app.conf.canonical_url))):
                 return await serve()
             remaining = max(deadline - loop.time(), 0.0)
             return await forward(view, request, owner, body, remaining)
@@ -81,7 +81,7 @@ async def serve_by_owner(
 def other_owner(table: Collection, key: str) -> URL | None:
     """The owner of `key` if that is another worker; None if it is this one, or no one yet."""
     owner = owner_of(table, key)
-    if owner is None or _same_worker(owner, URL(str(app.conf.canonical_url))):
+    if owner is None or same_worker(owner, URL(str(app.conf.canonical_url))):
         return None
     return owner
 
@@ -101,7 +101,7 @@ def owner_of(table: Collection, key: str) -> URL | None:
     return None
 
 
-def _same_worker(a: URL, b: URL) -> bool:
+def same_worker(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 
 

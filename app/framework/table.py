@@ -84,6 +84,13 @@ class Table(faust.Table):
             raise KeyError(key)
         self.set_in(_event_partition(), key, DELETED)
 
+    def active_partitions(self) -> tuple[set[int], int]:
+        """The table's partitions this worker owns (not its standbys), and how many it has."""
+        changelog = self.changelog_topic
+        name = changelog.get_topic_name()
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+        return owned, changelog.partitions or self.app.conf.topic_partitions
+
     def set_in(self, partition: int, key: Any, value: Any) -> None:
         """Write `key` in changelog partition `partition` (the partition of the record that
         caused the write: co-partitioned input). DELETED deletes it."""
