@@ -86,6 +86,9 @@ class Settings:
     burst_min_orders: int = 2
     #: An order may come this long (event time) after its window's end and still be counted.
     burst_grace_s: int = 10
+    #: An order's timeline keeps this many events; later ones are counted, not kept (an order
+    #: paid a thousand times must not grow its record without bound).
+    timeline_max_entries: int = 100
     #: An order not VALIDATED or FAILED this long after it was created ends FAILED (TIMEOUT).
     order_timeout_s: int = 300
     #: Email join: an order and its payment match when at most this far apart in event time.

@@ -53,12 +53,46 @@ async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> l
         await consumer.stop()
 
 
+async def find_record(
+    bootstrap: str, partition: TopicPartition, key: bytes, after_ms: int, until_ms: int,
+) -> ConsumerRecord | None:
+    """The first record with `key` in `partition` stamped between `after_ms` and `until_ms`.
+
+    The read starts where the broker's time index puts `after_ms` and stops at the first record
+    stamped after `until_ms`: bounded, for a topic whose records are stamped as they are written
+    (a table's changelog), never for one stamped with client event times.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        start = (await consumer.offsets_for_times({partition: after_ms}))[partition]
+        if start is None:
+            return None
+        consumer.seek(partition, start.offset)
+        end = (await consumer.end_offsets([partition]))[partition]
+        while await consumer.position(partition) < end:
+            for record in (await consumer.getmany(partition, timeout_ms=1000)).get(partition, []):
+                if record.timestamp > until_ms:
+                    return None
+                if record.key == key:
+                    return record
+        return None
+    finally:
+        await consumer.stop()
+
+
 def describe(topic: str, value: bytes) -> str:
     """One line about a record of an order-keyed topic (`topic` without the prefix)."""
     try:
         record = json.loads(value) if value else {}
     except ValueError:
         return f"undecodable ({len(value)} bytes)"
+    return summary(topic, record)
+
+
+def summary(topic: str, record: dict) -> str:
+    """One line about a record (or a batch's item) of an order-keyed topic, as JSON."""
     if topic == "order-requests":
         order = record.get("order", {})
         return f"place {order.get('quantity')} x {order.get('product')} (request {record.get('requestId')})"
@@ -94,7 +128,7 @@ def order_entries(topic: str, key: bytes | None, value: bytes, order_id: str) ->
     except ValueError:
         return []
     return [
-        describe(topic, json.dumps(item).encode()) + schema for item in items
+        summary(topic, item) + schema for item in items
         if isinstance(item, dict) and item.get("orderId") == order_id
     ]
 

@@ -100,3 +100,23 @@ class StockReservations(Watermarks):
     #: Orders that passed and are not decided yet -> units: released if the order FAILS, kept
     #: (and forgotten here) once it is VALIDATED.
     held: dict[str, int] = {}
+
+
+class TimelineEntry(Record):
+    """One event about an order: where it sits on Kafka and what it says."""
+
+    topic: str
+    partition: int
+    #: None only for an email whose record was not found near the time it was sent.
+    offset: int | None
+    #: The record's timestamp, epoch milliseconds.
+    timestamp: int
+    summary: str
+
+
+class OrderTimeline(Record):
+    """Every event about one order (table `order_timelines`), in the order its worker read them."""
+
+    entries: list[TimelineEntry] = []
+    #: Events past the cap (TIMELINE_MAX_ENTRIES), counted and not kept.
+    dropped: int = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-import aiohttp
 from faust import web
 from pydantic import AwareDatetime
 from yarl import URL
@@ -22,7 +21,7 @@ from app.partitioning import partition_of
 from models.requests import CustomerId
 from tables.bursts import order_bursts
 from web.http import HttpError, PathParameter, timeout_seconds
-from web.routing import FORWARDED_HEADER, OwnerUnavailable, same_worker, serve_by_owner
+from web.routing import FORWARDED_HEADER, OwnerUnavailable, ask, same_worker, serve_by_owner
 
 CUSTOMER_ID = PathParameter("customerId", CustomerId)
 SINCE = PathParameter("since", AwareDatetime)
@@ -77,17 +76,8 @@ async def _ask_other_owners(request: web.Request, timeout: float) -> list[dict]:
 
 
 async def _ask(owner: URL, request: web.Request, timeout: float) -> list[dict]:
-    url = owner.with_path(request.path).with_query(
-        {**request.query, "timeout": str(int(timeout * 1000))})
-    try:
-        async with app.http_client.get(
-            url, headers={FORWARDED_HEADER: str(app.conf.canonical_url)},
-            timeout=aiohttp.ClientTimeout(total=timeout + 5),
-        ) as answer:
-            if answer.status != 200:
-                raise OwnerUnavailable("a worker that owns part of the bursts answered "
-                                       f"{answer.status}", {"owner": str(owner)})
-            return (await answer.json())["bursts"]
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise OwnerUnavailable("a worker that owns part of the bursts did not answer",
-                               {"owner": str(owner), "reason": str(exc) or type(exc).__name__})
+    status, answer = await ask(owner, request.path, dict(request.query), timeout)
+    if status != 200:
+        raise OwnerUnavailable(
+            f"a worker that owns part of the bursts answered {status}", {"owner": str(owner)})
+    return answer["bursts"]

@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 from app.main import app, settings
 from models.records import Customer, Order, OrderBurst, Payment
 from models.requests import NewCustomer, NewOrder, NewPayment, StockLevel
+from models.state import TimelineEntry
 
 
 class StockSet(BaseModel):
@@ -33,13 +34,21 @@ class OrderBursts(BaseModel):
     bursts: list[OrderBurst]
 
 
+class Timeline(BaseModel):
+    orderId: str
+    events: list[TimelineEntry]
+    dropped: int
+
+
 class Error(BaseModel):
     error: str
     details: object = None
 
 
 REQUESTS = (NewOrder, NewPayment, NewCustomer, StockLevel)
-RESPONSES = (Order, Payment, Customer, StockSet, InventoryLevels, OrderBursts, Error)
+RESPONSES = (
+    Order, Payment, Customer, StockSet, InventoryLevels, OrderBursts, Timeline, TimelineEntry, Error,
+)
 
 
 def _ref(model: type[BaseModel]) -> dict:
@@ -125,6 +134,19 @@ def openapi_document() -> dict:
         }},
         "/v1/orders/{order_id}/validated": {"get": {
             "summary": "The order once VALIDATED or FAILED.", **order_query,
+        }},
+        "/v1/orders/{order_id}/timeline": {"get": {
+            "summary": "Every event about an order, with its topic, partition, offset and time.",
+            "parameters": [order_id, _timeout()],
+            "responses": {"200": _answer("The events, in the order the owner read them.", Timeline),
+                          "400": MALFORMED, "404": _answer("No event of the order was read."),
+                          "503": NO_OWNER},
+        }},
+        "/v1/customers/{customer_id}/emails/{order_id}": {"get": {
+            "summary": "The email sent to a customer for an order, with its record on `emails`.",
+            "parameters": [customer_id, order_id, _timeout()],
+            "responses": {"200": _answer("The email's event.", TimelineEntry), "400": MALFORMED,
+                          "404": _answer("No email went out for the order."), "503": NO_OWNER},
         }},
         "/v1/payments": {"post": {
             "summary": "Record a payment for an order.",

@@ -101,6 +101,23 @@ def owner_of(table: Collection, key: str) -> URL | None:
     return None
 
 
+async def ask(owner: URL, path: str, query: dict[str, str], timeout: float) -> tuple[int, dict]:
+    """GET `path` from the worker `owner`, to be served there (FORWARDED_HEADER): its status and
+    JSON. Raises OwnerUnavailable if it does not answer."""
+    url = owner.with_path(path).with_query({**query, "timeout": str(int(timeout * 1000))})
+    try:
+        async with app.http_client.get(
+            url, headers={FORWARDED_HEADER: str(app.conf.canonical_url)},
+            timeout=aiohttp.ClientTimeout(total=timeout + FORWARD_SLACK_S),
+        ) as answer:
+            return answer.status, await answer.json()
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        raise OwnerUnavailable(
+            "a worker that owns part of the answer did not answer",
+            {"owner": str(owner), "reason": str(exc) or type(exc).__name__},
+        ) from None
+
+
 def same_worker(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 

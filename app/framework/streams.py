@@ -174,6 +174,11 @@ def current_source() -> tuple[int, int]:
     return message.partition, message.offset
 
 
+def current_timestamp_ms() -> int:
+    """The timestamp of the record the calling handler is processing, epoch milliseconds."""
+    return round(current_event().message.timestamp * 1000)
+
+
 def current_partition() -> int:
     """The partition of the record the calling handler is processing."""
     return current_event().message.partition
