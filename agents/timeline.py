@@ -2,13 +2,14 @@
 `GET /v1/orders/{id}/timeline` (web/timeline.py): the story `make trace` reads from the log,
 kept as the events pass.
 
-An index in a table, not a read of the log per request: the order-keyed topics are
-co-partitioned, but an order's records are spread through its partitions among everyone else's,
-and no offset range can be found from the order alone. Record timestamps are event times that
-clients choose (`createdAt`), not increasing along a partition, so the broker's time index
-cannot bound a read, and reading from the order's first offset to the end grows with every
-order placed after it. The index costs one table write per event, which the commit collapses
-into one changelog record per order and commit (`BENCHMARKS.md` has what it adds).
+An index kept in the order's record, not a read of the log per request: the order-keyed topics
+are co-partitioned, but an order's records are spread through its partitions among everyone
+else's, and no offset range can be found from the order alone. Record timestamps are event times
+that clients choose (`createdAt`), not increasing along a partition, so the broker's time index
+cannot bound a read, and reading from the order's first offset to the end grows with every order
+placed after it. The index lives in `order_states`, the record the order's services write at
+nearly every one of these events anyway, so it adds bytes to their changelog records but no
+records (a table of its own added two changelog records per order: `BENCHMARKS.md`).
 
 Entries come in the order this worker read them: within a topic by offset, and each event after
 the one that caused it (an event is written while its cause is handled). A redelivered record (same topic, offset and summary) is not
@@ -16,7 +17,7 @@ added again. The order's email sits with its customer (`emails`): the view asks 
 
 Consumes: order-requests (PlaceOrder), orders (Order), order-validations (batches of
           OrderValidation), order-deadlines (keys), payments-by-order (batches of Payment).
-Keeps: order_timelines (order id -> OrderTimeline).
+Keeps: order_states (order id -> OrderRecord): `timeline`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from app.framework.streams import consumes, current_source, current_timestamp_ms
 from app.main import settings
 from app.trace import summary
 from models.records import Order, OrderValidation, Payment, PlaceOrder
-from models.state import OrderTimeline, TimelineEntry
-from tables.timelines import order_timelines
+from models.state import OrderRecord, OrderTimeline, TimelineEntry
+from tables.orders import order_states
 
 
 def with_entry(
@@ -53,9 +54,10 @@ def _index(order_id: str, topic: TopicHandle, record: dict) -> None:
         topic=topic.base_name, partition=partition, offset=offset,
         timestamp=current_timestamp_ms(), summary=summary(topic.base_name, record),
     )
-    timeline = with_entry(order_timelines.get(order_id), entry, settings.timeline_max_entries)
+    record = order_states.get(order_id) or OrderRecord()
+    timeline = with_entry(record.timeline, entry, settings.timeline_max_entries)
     if timeline is not None:
-        order_timelines[order_id] = timeline
+        order_states[order_id] = record.model_copy(update={"timeline": timeline})
 
 
 @consumes(topics.order_requests, PlaceOrder.from_bytes)

@@ -52,6 +52,20 @@ late_burst_orders = Counter(
     "Orders that came after their burst window's end plus BURST_GRACE_S (not counted in it).",
     registry=registry,
 )
+event_stream_clients = Gauge(
+    "event_stream_clients", "Clients connected to `GET /v1/events` (the dashboard's live feed).",
+    registry=registry,
+)
+event_stream_resyncs = Counter(
+    "event_stream_resyncs",
+    "Times a client of `/v1/events` fell EVENT_STREAM_QUEUE messages behind: its queue was "
+    "dropped and it got a fresh snapshot when it read again.", registry=registry,
+)
+event_stream_stalled = Counter(
+    "event_stream_stalled_clients",
+    "Clients of `/v1/events` disconnected because a write waited EVENT_STREAM_WRITE_TIMEOUT_S.",
+    registry=registry,
+)
 consumer_lag = Gauge(
     "consumer_lag", "Records on this worker's assigned partitions not yet committed, by topic.",
     ["topic"], registry=registry,

@@ -106,6 +106,13 @@ class Settings:
     http_default_timeout_ms: int = 10_000
     #: The largest `?timeout=` the API takes (keep it under your proxies' idle timeout).
     http_max_timeout_ms: int = 300_000
+    #: Clients `GET /v1/events` (the dashboard's live feed) serves at once; more get a 503.
+    event_stream_max_clients: int = 200
+    #: Messages (one a second) a client of `/v1/events` may be behind; past it, its queue is
+    #: dropped and it gets a fresh snapshot when it reads again: memory per client is bounded.
+    event_stream_queue: int = 10
+    #: A client whose socket takes no bytes for this long is disconnected.
+    event_stream_write_timeout_s: int = 30
     log_level: str = "info"
 
     @classmethod

@@ -12,6 +12,26 @@ from models.records import (
 )
 
 
+class TimelineEntry(Record):
+    """One event about an order: where it sits on Kafka and what it says."""
+
+    topic: str
+    partition: int
+    #: None only for an email whose record was not found near the time it was sent.
+    offset: int | None
+    #: The record's timestamp, epoch milliseconds.
+    timestamp: int
+    summary: str
+
+
+class OrderTimeline(Record):
+    """Every event about one order, in the order its worker read them (agents/timeline.py)."""
+
+    entries: list[TimelineEntry] = []
+    #: Events past the cap (TIMELINE_MAX_ENTRIES), counted and not kept.
+    dropped: int = 0
+
+
 class EmailJoin(Record):
     """The email join of one order: whichever of order and payment came first waits."""
 
@@ -39,6 +59,8 @@ class OrderRecord(Record):
     confirmed: bool = False
     #: The email service's join of the VALIDATED order with its payment.
     join: EmailJoin | None = None
+    #: Every event about the order, for `GET /v1/orders/{id}/timeline`.
+    timeline: OrderTimeline | None = None
 
     @property
     def decided(self) -> OrderState | None:
@@ -101,22 +123,3 @@ class StockReservations(Watermarks):
     #: (and forgotten here) once it is VALIDATED.
     held: dict[str, int] = {}
 
-
-class TimelineEntry(Record):
-    """One event about an order: where it sits on Kafka and what it says."""
-
-    topic: str
-    partition: int
-    #: None only for an email whose record was not found near the time it was sent.
-    offset: int | None
-    #: The record's timestamp, epoch milliseconds.
-    timestamp: int
-    summary: str
-
-
-class OrderTimeline(Record):
-    """Every event about one order (table `order_timelines`), in the order its worker read them."""
-
-    entries: list[TimelineEntry] = []
-    #: Events past the cap (TIMELINE_MAX_ENTRIES), counted and not kept.
-    dropped: int = 0

@@ -1,4 +1,6 @@
-"""`PUT /v1/inventory/{product}` sets a stock level; `GET` tells stock, reserved and available."""
+"""`PUT /v1/inventory/{product}` sets a stock level; `GET` tells stock, reserved and available.
+`GET /v1/inventory` tells them for every product: each worker that owns part of the table answers
+for its own partitions, and the worker asked merges the answers (a 503 if one does not answer)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from models.requests import Sku, StockLevel
 from models.state import StockReservations
 from tables.inventory import stock_reservations
 from web.http import HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds
-from web.routing import serve_by_owner
+from web.routing import FORWARDED_HEADER, other_owners_parts, serve_by_owner
 
 PRODUCT = PathParameter("product", Sku)
 
@@ -41,9 +43,33 @@ class InventoryView(web.View):
             return error.response(self)
 
     async def _levels(self, product: str) -> web.Response:
-        reservations = stock_reservations.get(product) or StockReservations()
-        stock, reserved = reservations.stock, reservations.reserved
-        return self.json(
-            {"product": product, "stock": stock, "reserved": reserved, "available": stock - reserved}
-        )
+        return self.json(levels(product, stock_reservations.get(product)))
+
+
+@app.page("/v1/inventory")
+class InventoryListView(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        try:
+            if FORWARDED_HEADER in request.headers:  # asked by the worker that merges
+                return self.json({"inventory": owned_levels()})
+            return self.json({"inventory": await every_level(timeout_seconds(request))})
+        except HttpError as error:
+            return error.response(self)
+
+
+def levels(product: str, reservations: StockReservations | None) -> dict:
+    reservations = reservations or StockReservations()
+    stock, reserved = reservations.stock, reservations.reserved
+    return {"product": product, "stock": stock, "reserved": reserved, "available": stock - reserved}
+
+
+def owned_levels() -> list[dict]:
+    """The levels of the products in this worker's partitions."""
+    return [levels(product, held) for product, held in stock_reservations.owned_items()]
+
+
+async def every_level(timeout: float) -> list[dict]:
+    """The levels of every product, from every worker that owns some, by product."""
+    others = await other_owners_parts(stock_reservations, "/v1/inventory", {}, "inventory", timeout)
+    return sorted([*owned_levels(), *others], key=lambda level: level["product"])
 

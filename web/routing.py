@@ -118,6 +118,26 @@ async def ask(owner: URL, path: str, query: dict[str, str], timeout: float) -> t
         ) from None
 
 
+async def other_owners_parts(
+    table: Collection, path: str, query: dict[str, str], field: str, timeout: float,
+) -> list[dict]:
+    """The items under `field` that every other worker owning part of `table` answers to a GET
+    of `path` for its own partitions (FORWARDED_HEADER), in one list. Raises OwnerUnavailable if
+    one does not answer, or answers anything but 200: never a silently partial list."""
+    me = URL(str(app.conf.canonical_url))
+    others = [URL(url) for url in app.router.table_metadata(table.name)
+              if not same_worker(URL(url), me)]
+
+    async def part(owner: URL) -> list[dict]:
+        status, answer = await ask(owner, path, query, timeout)
+        if status != 200:
+            raise OwnerUnavailable(f"a worker that owns part of the answer answered {status}",
+                                   {"owner": str(owner)})
+        return answer[field]
+
+    return [item for items in await asyncio.gather(*map(part, others)) for item in items]
+
+
 def same_worker(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 

@@ -3,7 +3,7 @@ each with its topic, partition, offset, timestamp and one line about it (agents/
 `GET /v1/customers/{id}/emails/{orderId}`: the email sent for an order, with its record on
 `emails`.
 
-The owner of the order answers the timeline from its table. The order's email sits with its
+The owner of the order answers the timeline from the order's record (`order_states`). The order's email sits with its
 customer: once the order met its payment (the email join), the timeline asks the customer's
 owner for the email, which finds its record on `emails` by the time it was sent: that topic is
 the email table's changelog, stamped as it is written, so the read is bounded by the broker's
@@ -28,7 +28,6 @@ from models.state import TimelineEntry
 from tables.customers import customer_records
 from tables.emails import emails_sent
 from tables.orders import order_states
-from tables.timelines import order_timelines
 from web.http import HttpError, PathParameter, timeout_seconds
 from web.routing import OwnerUnavailable, ask, other_owner, owner_of, serve_by_owner
 
@@ -46,18 +45,18 @@ class TimelineView(web.View):
             ORDER_ID.check(order_id)
             timeout = timeout_seconds(request)
             return await serve_by_owner(
-                self, request, order_timelines, order_id,
+                self, request, order_states, order_id,
                 lambda: self._timeline(order_id, timeout), timeout=timeout)
         except HttpError as error:
             return error.response(self)
 
     async def _timeline(self, order_id: str, timeout: float) -> web.Response:
-        timeline = order_timelines.get(order_id)
+        record = order_states.get(order_id)
+        timeline = None if record is None else record.timeline
         if timeline is None:
             raise HttpError(404, f"no event of order {order_id} has been read")
         events = [entry.to_json() for entry in timeline.entries]
-        record = order_states.get(order_id)
-        if record is not None and record.join is not None and record.join.match is not None:
+        if record.join is not None and record.join.match is not None:
             email = await _ask_for_email(record.join.match.order.customer_id, order_id, timeout)
             if email is not None:
                 events.append(email)

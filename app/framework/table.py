@@ -34,6 +34,7 @@ import rocksdict
 from faust import current_event
 from faust.types import TP
 
+from app.partitioning import partition_of
 from app.schemas import unframe
 from models.records import Record
 
@@ -90,6 +91,13 @@ class Table(faust.Table):
         name = changelog.get_topic_name()
         owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
         return owned, changelog.partitions or self.app.conf.topic_partitions
+
+    def owned_items(self) -> Iterator[tuple[Any, Any]]:
+        """(key, value) of the keys in this worker's active partitions (not its standbys)."""
+        owned, partitions = self.active_partitions()
+        for key, value in self.items():
+            if partition_of(key, partitions) in owned:
+                yield key, value
 
     def set_in(self, partition: int, key: Any, value: Any) -> None:
         """Write `key` in changelog partition `partition` (the partition of the record that

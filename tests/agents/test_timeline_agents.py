@@ -5,7 +5,7 @@ from agents.timeline import index_deadlines, index_order_events, index_payments,
 from models.records import (
     CheckType, Order, OrderState, OrderValidation, Payment, PlaceOrder, ValidationResult,
 )
-from tables.timelines import order_timelines
+from tables.orders import order_states
 from tests.agents.conftest import batch, framed
 
 STAMP = 1_780_000_000.0  # epoch seconds
@@ -38,7 +38,7 @@ async def test_an_orders_events_are_indexed_with_their_topic_partition_offset_an
         await agent.put(key=None, partition=2, timestamp=STAMP + 4, value=batch(
             Payment(id="pay-1", order_id="t1", ccy="EUR", amount=6.0)))
     events = [(entry.topic, entry.partition, entry.offset, entry.timestamp, entry.summary)
-              for entry in order_timelines["t1"].entries]
+              for entry in order_states["t1"].timeline.entries]
     assert events == [
         ("order-requests", 2, 0, 1_780_000_000_000, "place 2 x SOCKS (request r1)"),
         ("orders", 2, 40, 1_780_000_001_000, "CREATED"),
@@ -47,7 +47,7 @@ async def test_an_orders_events_are_indexed_with_their_topic_partition_offset_an
         ("order-deadlines", 2, 0, 1_780_000_003_000, "deadline passed"),
         ("payments-by-order", 2, 0, 1_780_000_004_000, "payment pay-1: 6.0 EUR"),
     ]
-    assert [entry.summary for entry in order_timelines["t2"].entries] == ["FRAUD_CHECK PASS"]
+    assert [entry.summary for entry in order_states["t2"].timeline.entries] == ["FRAUD_CHECK PASS"]
 
 
 async def test_a_redelivered_record_is_indexed_once(sent):
@@ -57,5 +57,5 @@ async def test_a_redelivered_record_is_indexed_once(sent):
         await agent.put(key=b"t3", value=framed(order("t3")), partition=1, timestamp=STAMP)
         await agent.put(key=b"t3", value=framed(order("t3", OrderState.VALIDATED)), partition=1,
                         timestamp=STAMP)
-    assert [(entry.offset, entry.summary) for entry in order_timelines["t3"].entries] == [
+    assert [(entry.offset, entry.summary) for entry in order_states["t3"].timeline.entries] == [
         (0, "CREATED"), (1, "VALIDATED")]
