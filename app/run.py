@@ -100,6 +100,8 @@ Customers come from PostgreSQL by CDC; orders go to its `orders` table. Try:
   curl -s '{settings.connect_endpoint}/connectors?expand=status'
 """ if with_connect else ""
     return f"""
+The dashboard is at {url}/ (open it in a browser: live orders, stock, bursts, emails, a form to
+place an order, and each order's timeline).
 The orders API is at {url}. Try:
 
   curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json' \\
@@ -108,6 +110,7 @@ The orders API is at {url}. Try:
   curl -i {url}/v1/inventory/JUMPERS
   curl -i -X POST {url}/v1/payments -H 'Content-Type: application/json' \\
        -d '{payment}'
+  curl -s {url}/v1/orders/order-1/timeline
   make trace ORDER=order-1
 {connect}
 Schemas: {settings.registry_url} (`curl {settings.registry_url}/subjects`).

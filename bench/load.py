@@ -2,6 +2,11 @@
 
     python -m bench.load --orders 10000 --customers 100 --products 10 --rate 300
     python -m bench.load --via kafka --bootstrap 127.0.0.1:9092 --rate max
+    python -m bench.load --dashboard
+
+`--dashboard` is a run to watch on the dashboard (`GET /` of `--url`, printed at the start): 20
+orders a second unless `--rate` says otherwise, and one order in ten with quantity 0, which the
+order-details check fails (and which is not paid).
 
 Before the orders it stocks every product (enough for every order) and stores every customer, so
 the orders validate unless a rule says otherwise. `--rate max` sends as fast as the system takes
@@ -42,6 +47,8 @@ class Workload:
     prefix: str = field(default_factory=lambda: f"load-{uuid.uuid4().hex[:6]}")
     #: The first customer id; customers are first .. first + customers - 1.
     first_customer: int = 1_000_000
+    #: Every this many orders, one has quantity 0 and no payment (it FAILS); None: none.
+    failing_every: int | None = None
 
     @classmethod
     def standard(cls, orders: int) -> Workload:
@@ -56,14 +63,18 @@ class Workload:
 
     def order(self, n: int, rng: random.Random) -> dict:
         # Small amounts: a customer's fraud session stays under the limit for thousands of orders.
+        failing = self.failing_every is not None and n % self.failing_every == self.failing_every - 1
         return {
             "id": f"{self.prefix}-{n}", "customerId": self.customer(n), "product": self.product(n),
-            "quantity": rng.randint(1, 3), "price": round(rng.uniform(0.1, 0.5), 2),
+            "quantity": 0 if failing else rng.randint(1, 3), "price": round(rng.uniform(0.1, 0.5), 2),
             "createdAt": datetime.now(timezone.utc).isoformat(),
         }
 
     @staticmethod
-    def payment(order: dict) -> dict:
+    def payment(order: dict) -> dict | None:
+        """The order's payment; None for an order of nothing (a payment must be over 0)."""
+        if order["quantity"] < 1:
+            return None
         return {"id": f"pay-{order['id']}", "orderId": order["id"], "ccy": "EUR",
                 "amount": round(order["quantity"] * order["price"], 2),
                 "createdAt": order["createdAt"]}
@@ -138,8 +149,10 @@ class HttpTarget:
                 return
             tally.latencies_ms.append((time.monotonic() - started) * 1000)
             tally.accepted += 1
-            async with self.session.post(f"{self.url}/v1/payments",
-                                         json=Workload.payment(order)) as response:
+            payment = Workload.payment(order)
+            if payment is None:
+                return
+            async with self.session.post(f"{self.url}/v1/payments", json=payment) as response:
                 await response.read()
                 if response.status != 201:
                     tally.fail(f"payment {response.status}")
@@ -185,7 +198,8 @@ class KafkaTarget:
         command = {"requestId": uuid.uuid4().hex, "order": {**order, "state": "CREATED"}}
         await self._send("order-requests", order["id"], json.dumps(command).encode())
         payment = Workload.payment(order)
-        await self._send("payments", payment["id"], json.dumps(payment).encode())
+        if payment is not None:
+            await self._send("payments", payment["id"], json.dumps(payment).encode())
         tally.accepted += 1  # counted when handed to the producer; `close` waits for the acks
 
     async def _send(self, topic: str, key: str, value: bytes) -> None:
@@ -255,7 +269,8 @@ def progress_bar(tally: Tally, width: int = 30) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--via", choices=("http", "kafka"), default="http")
-    parser.add_argument("--url", default="http://127.0.0.1:6066", help="a worker (--via http)")
+    parser.add_argument("--url", default="http://127.0.0.1:6066",
+                        help="a worker (--via http; its dashboard with --dashboard)")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="the cluster (--via kafka)")
     parser.add_argument("--topic-prefix", default="", help="the app's TOPIC_PREFIX (--via kafka)")
     parser.add_argument("--registry", default=local_registry_url(8081),
@@ -263,12 +278,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--products", type=int, default=10)
-    parser.add_argument("--rate", default="max", help="orders per second, or max")
+    parser.add_argument("--rate", help="orders per second, or max (the default; 20 with --dashboard)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="a run to watch: 20/s, one order in ten failing; prints the dashboard's URL")
     args = parser.parse_args(argv)
-    rate = None if args.rate == "max" else float(args.rate)
-    workload = Workload(args.orders, args.customers, args.products)
+    chosen = args.rate or ("20" if args.dashboard else "max")
+    rate = None if chosen == "max" else float(chosen)
+    workload = Workload(args.orders, args.customers, args.products,
+                        failing_every=10 if args.dashboard else None)
+    if args.dashboard:
+        print(f"Watch it on the dashboard: {args.url.rstrip('/')}/ "
+              f"({args.orders:,} orders at {chosen}/s)", file=sys.stderr)
 
     async def send() -> dict:
         # Clients belong to the event loop that uses them: made here, inside it.

@@ -37,3 +37,21 @@ async def test_orders_sent_straight_to_kafka_are_validated(orders_app, http):
     url = orders_app.workers[0].url
     states = {(await outcome(http, url, order_id))["state"] for order_id in ids}
     assert states == {"VALIDATED"}
+
+
+async def test_a_dashboard_run_names_the_page_and_fails_one_order_in_ten(orders_app, http):
+    url = orders_app.workers[0].url
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.load", "--json", "--dashboard", "--url", url,
+         "--orders", "10", "--customers", "2", "--products", "2", "--rate", "50"],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert f"Watch it on the dashboard: {url}/ (10 orders at 50/s)" in run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (summary["accepted"], summary["failures"]) == (10, {})
+    async with http.get(f"{url}/") as page:
+        assert page.status == 200 and "<title>faust-orders</title>" in await page.text()
+    placed = [json.loads(value)["order"] for _, value in await orders_app.read_topic("order-requests")]
+    empty = [order["id"] for order in placed if order["quantity"] == 0]
+    failed = [(await outcome(http, url, order_id)).get("failedChecks") for order_id in empty]
+    assert failed and failed == [["ORDER_DETAILS_CHECK"]] * len(empty)

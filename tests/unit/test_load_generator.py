@@ -38,3 +38,13 @@ def test_the_summary_has_the_latency_percentiles_of_accepted_orders():
     tally = Tally(total=100, sent=100, accepted=100, latencies_ms=[float(n) for n in range(1, 101)])
     summary = tally.summary()
     assert (summary["post_p50_ms"], summary["post_p95_ms"], summary["post_p99_ms"]) == (50.0, 95.0, 99.0)
+
+
+def test_a_dashboard_run_fails_one_order_in_ten_and_does_not_pay_for_it():
+    workload = Workload(orders=100, customers=5, products=2, failing_every=10)
+    rng = random.Random(4)
+    orders = [workload.order(n, rng) for n in range(workload.orders)]
+    empty = [order for order in orders if order["quantity"] == 0]
+    assert len(empty) == 10 and empty[0]["id"].endswith("-9")
+    assert all(Workload.payment(order) is None for order in empty)
+    assert all(Workload.payment(order)["amount"] > 0 for order in orders if order["quantity"])

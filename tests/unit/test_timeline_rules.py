@@ -33,3 +33,12 @@ def test_past_the_cap_events_are_counted_not_kept():
         timeline = with_entry(timeline, entry(offset), 3)
     assert [kept.offset for kept in timeline.entries] == [0, 1, 2]
     assert timeline.dropped == 2
+
+
+def test_a_record_before_the_last_one_kept_from_its_topic_is_a_redelivery():
+    timeline = with_entry(None, entry(3), 10)
+    timeline = with_entry(timeline, entry(8, "VALIDATED"), 10)
+    timeline = with_entry(timeline, entry(4, "place", "order-requests"), 10)
+    assert with_entry(timeline, entry(3), 10) is None  # redelivered after a crash
+    assert with_entry(timeline, entry(8, "VALIDATED"), 10) is None
+    assert with_entry(timeline, entry(9, "FAILED"), 10).entries[-1].offset == 9
