@@ -100,8 +100,7 @@ Customers come from PostgreSQL by CDC; orders go to its `orders` table. Try:
   curl -s '{settings.connect_endpoint}/connectors?expand=status'
 """ if with_connect else ""
     return f"""
-The dashboard is at {url}/ (open it in a browser: live orders, stock, bursts, emails, a form to
-place an order, and each order's timeline).
+The dashboard is at {url}/ (open it in a browser).
 The orders API is at {url}. Try:
 
   curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json' \\

@@ -11,9 +11,10 @@ records before the end, so the page starts with the latest orders) and asks ever
 stock levels every STOCK_EVERY_S. It stops reading IDLE_S after the last client leaves: a worker
 nobody watches pays nothing.
 
-No unbounded buffer for a slow client: each has a queue of at most EVENT_STREAM_QUEUE messages.
-A client that falls that far behind loses its queue and gets a fresh snapshot when it reads
-again, and one whose connection takes no bytes for EVENT_STREAM_WRITE_TIMEOUT_S is disconnected.
+No unbounded buffer for a slow client: each has a queue of at most EVENT_STREAM_QUEUE messages,
+and its connection a kernel send buffer of SOCKET_BUFFER_BYTES. A client that falls that far
+behind loses its queue and gets a fresh snapshot when it reads again, and one whose connection
+takes no bytes for EVENT_STREAM_WRITE_TIMEOUT_S is disconnected.
 Messages are encoded once a second for all clients.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections import deque
 
@@ -45,6 +47,9 @@ STOCK_EVERY_S = 2.0
 IDLE_S = 30.0
 #: A browser reconnects this long after losing the stream.
 RETRY_MS = 2000
+#: The kernel's send buffer of a stream's connection (Linux doubles it): a few seconds of
+#: updates. Left to itself it grows to megabytes for a client that does not read.
+SOCKET_BUFFER_BYTES = 32 * 1024
 
 
 def server_sent_event(name: str, data: dict) -> bytes:
@@ -97,9 +102,9 @@ class Hub:
         client = Client(settings.event_stream_queue)
         self.clients.add(client)
         metrics.event_stream_clients.set(len(self.clients))
-        if self._reader is None or self._reader.done():
+        if self._reader is None:
             self.feed = Feed()
-            self._reader = asyncio.create_task(self._read())
+            self._reader = asyncio.create_task(self._run())
         return client
 
     def leave(self, client: Client) -> None:
@@ -107,20 +112,42 @@ class Hub:
         metrics.event_stream_clients.set(len(self.clients))
 
     def close_all(self) -> None:
-        """End every stream (the worker stops: aiohttp would wait a minute for them)."""
+        """End every stream and the reader (the worker stops: aiohttp would wait a minute for
+        the streams)."""
         for client in self.clients:
             client.closed = True
             client.ready.set()
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
 
     def broadcast(self, message: bytes) -> None:
         for client in self.clients:
             client.offer(message)
 
+    async def _run(self) -> None:
+        """Read until no client has been connected for IDLE_S; after an error (the broker went
+        away), start again in a few seconds while clients wait."""
+        while True:
+            try:
+                await self._read()
+                return
+            except Exception:
+                log.exception("the dashboard feed failed; it starts again in %.0f s", RETRY_MS / 1000)
+            if not self.clients:
+                self._reader = None
+                return
+            await asyncio.sleep(RETRY_MS / 1000)
+
     async def _read(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
         stock = asyncio.create_task(self._gather_stock())
-        await consumer.start()
         try:
             live_from = await _start_near_the_end(consumer)
             orders = topics.orders.get_topic_name()
@@ -149,10 +176,8 @@ class Hub:
                     elif idle_since is None:
                         idle_since = now
                     elif now - idle_since > IDLE_S:
+                        self._reader = None  # before any await: the next client starts a reader
                         return
-        except Exception:
-            log.exception("the dashboard feed stopped; the next client starts it again")
-            raise
         finally:
             stock.cancel()
             await consumer.stop()
@@ -163,6 +188,8 @@ class Hub:
                 self.feed.set_stock(await every_level(timeout=STOCK_EVERY_S))
             except OwnerUnavailable as unavailable:  # a rebalance: the last levels stay
                 log.debug("stock levels not gathered: %s", unavailable.error)
+            except Exception:
+                log.warning("stock levels not gathered", exc_info=True)
             await asyncio.sleep(STOCK_EVERY_S)
 
 
@@ -213,6 +240,9 @@ class EventsView(web.View):
             "X-Accel-Buffering": "no",  # no proxy buffering of the stream
         })
         await response.prepare(request)
+        connection = request.transport.get_extra_info("socket") if request.transport else None
+        if connection is not None:  # the kernel's buffer for a client that does not read, too
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
         client = hub.join()
         try:
             await self._write(response, f"retry: {RETRY_MS}\n\n".encode()

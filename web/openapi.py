@@ -30,6 +30,10 @@ class InventoryLevels(BaseModel):
     available: int
 
 
+class Inventory(BaseModel):
+    inventory: list[InventoryLevels]
+
+
 class OrderBursts(BaseModel):
     bursts: list[OrderBurst]
 
@@ -47,7 +51,8 @@ class Error(BaseModel):
 
 REQUESTS = (NewOrder, NewPayment, NewCustomer, StockLevel)
 RESPONSES = (
-    Order, Payment, Customer, StockSet, InventoryLevels, OrderBursts, Timeline, TimelineEntry, Error,
+    Order, Payment, Customer, StockSet, InventoryLevels, Inventory, OrderBursts, Timeline,
+    TimelineEntry, Error,
 )
 
 
@@ -159,6 +164,11 @@ def openapi_document() -> dict:
             put="Set the absolute stock level of a product.",
             get="Stock, reserved and available units of a product.",
         ),
+        "/v1/inventory": {"get": {
+            "summary": "Stock, reserved and available units of every product, by product.",
+            "parameters": [_timeout()],
+            "responses": {"200": _answer("The levels.", Inventory), "503": NO_OWNER},
+        }},
         "/v1/customers/{customer_id}": _put_and_get(
             customer_id, NewCustomer, Customer, Customer, put="Create or update a customer.",
             get="A customer.", missing=_answer("Unknown customer."),

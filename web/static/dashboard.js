@@ -72,12 +72,16 @@ function render() {
   $("stock").replaceChildren(...view.stock.map((level) => element("tr", {},
     element("td", {}, level.product), element("td", {}, level.stock),
     element("td", {}, level.reserved), element("td", {}, level.available))));
-  $("bursts").replaceChildren(...[...view.bursts.values()].reverse().map((burst) => element("li", {},
+  $("bursts").replaceChildren(...orNone([...view.bursts.values()].reverse().map((burst) => element("li", {},
     `${burst.firstName ?? ""} ${burst.lastName ?? ""} (customer ${burst.customerId}): `
     + `${burst.orders} orders, ${Number(burst.total).toFixed(2)} between `
-    + `${time(burst.windowStart)} and ${time(burst.windowEnd)}`)));
-  $("emails").replaceChildren(...[...view.emails.values()].reverse().map((email) => element("li", {},
-    `${time(email.sentAt)} to ${email.to}: ${email.subject} (${email.deliveredBy})`)));
+    + `${time(burst.windowStart)} and ${time(burst.windowEnd)}`))));
+  $("emails").replaceChildren(...orNone([...view.emails.values()].reverse().map((email) => element("li", {},
+    `${time(email.sentAt)} to ${email.to}: ${email.subject} (${email.deliveredBy})`))));
+}
+
+function orNone(items) {
+  return items.length ? items : [element("li", { class: "none" }, "none yet")];
 }
 
 function renderChart() {
@@ -107,7 +111,8 @@ function renderChart() {
   const last = rates.at(-1)?.counts ?? {};
   $("now").replaceChildren(...STATES.flatMap((state) => [
     element("dt", { class: "legend" }, element("span", { class: `state ${state}` }, state)),
-    element("dd", {}, `${last[state] ?? 0}/s`)]));
+    element("dd", {}, `${last[state] ?? 0}/s`)]),
+    element("dt", { class: "peak" }, "chart's top"), element("dd", { class: "peak" }, `${top}/s`));
 }
 
 function time(iso) {
