@@ -13,7 +13,8 @@ went out, so a redelivered order or payment sends nothing more.
 Consumes: orders (VALIDATED), payments (re-keyed to payments-by-order, batches of Payment),
           paid-orders-by-customer (batches of PaidOrder).
 Produces: emails (as the changelog of emails_sent).
-Keeps: order_states (order id -> OrderRecord): `join`;
+Keeps: payments_by_id (payment id -> the first Payment of that id: one payment id, one payment);
+       order_states (order id -> OrderRecord): `join`;
        emails_sent (order id, stored with its customer -> Email).
 """
 
@@ -32,6 +33,7 @@ from models.state import EmailJoin, OrderRecord
 from tables.customers import customer_records
 from tables.emails import emails_sent
 from tables.orders import order_states
+from tables.payments import payments_by_id
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,15 @@ def _join(order_id: str, add: Callable[[EmailJoin | None], tuple]) -> None:
 
 @consumes(topics.payments, Payment.from_bytes)
 async def key_payments_by_order(payment: Payment) -> None:
+    """The first payment of an id goes on to meet its order; a later one under that id, the same
+    (a redelivery) or not (written around the API), does not."""
+    stored = payments_by_id.get(payment.id)
+    if stored is not None:
+        if stored != payment:
+            metrics.conflicting_payments.inc()
+            log.warning("payment %s written again with other fields: the first stands", payment.id)
+        return
+    payments_by_id[payment.id] = payment
     app.outputs.add(topics.payments_by_order, partition_for(payment.order_id), payment.to_bytes())
 
 

@@ -34,6 +34,10 @@ emails = Counter(
     "SMTP_HOST), refused (refused for good), no_customer (a paid order of an unknown customer).",
     ["outcome"], registry=registry,
 )
+conflicting_payments = Counter(
+    "payments_conflicting", "Payments on `payments` under an id that already had another one "
+    "(written without the API): the first stands, these are not passed on.", registry=registry,
+)
 email_retries = Counter(
     "email_delivery_retries", "SMTP attempts that failed for a reason worth retrying.",
     registry=registry,

@@ -99,23 +99,35 @@ Customers come from PostgreSQL by CDC; orders go to its `orders` table. Try:
   make psql SQL="SELECT state, count(*) FROM orders GROUP BY state"
   curl -s '{settings.connect_endpoint}/connectors?expand=status'
 """ if with_connect else ""
+    write = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_token else ""
+    read = ' -H "Authorization: Bearer $API_READ_TOKEN"' if settings.api_read_token else ""
     return f"""
 The dashboard is at {url}/ (open it in a browser).
 The orders API is at {url}. Try:
 
-  curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json' \\
+  curl -i -X POST {url}/v1/orders -H 'Content-Type: application/json'{write} \\
        -d '{order}'
-  curl -i {url}/v1/orders/order-1/validated
-  curl -i {url}/v1/inventory/JUMPERS
-  curl -i -X POST {url}/v1/payments -H 'Content-Type: application/json' \\
+  curl -i{read} {url}/v1/orders/order-1/validated
+  curl -i{read} {url}/v1/inventory/JUMPERS
+  curl -i -X POST {url}/v1/payments -H 'Content-Type: application/json'{write} \\
        -d '{payment}'
-  curl -s {url}/v1/orders/order-1/timeline
+  curl -s{read} {url}/v1/orders/order-1/timeline
   make trace ORDER=order-1
 {connect}
 Schemas: {settings.registry_url} (`curl {settings.registry_url}/subjects`).
+{_access(settings)}
 Emails: {smtp}.
 Ctrl-C stops the worker and every server it started.
 """
+
+
+def _access(settings: Settings) -> str:
+    if settings.api_token is None:
+        return ("Access: open: anyone who reaches this port may place orders (set API_TOKEN, and "
+                "API_READ_TOKEN for reads).")
+    reads = "need API_READ_TOKEN" if settings.api_read_token else "are open"
+    return (f"Access: writes need `Authorization: Bearer $API_TOKEN`; reads {reads}; the "
+            "dashboard asks for the token.")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ class Settings:
     web_port: int = 6066
     #: The URL other workers use to reach this one; defaults to http://WEB_HOST:WEB_PORT.
     web_canonical_url: str | None = None
+    #: When set, every POST and PUT needs `Authorization: Bearer <API_TOKEN>` (web/auth.py).
+    api_token: str | None = None
+    #: When set too, so does every GET but `/health` and the dashboard's page (this token or
+    #: API_TOKEN).
+    api_read_token: str | None = None
     #: Broker data and logs, table stores and worker logs live below this folder.
     data_dir: Path = Path("var")
     topic_partitions: int = 4

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -120,11 +121,12 @@ def percentile(values: list[float], p: int) -> float:
 class HttpTarget:
     """`POST /v1/orders`, then `POST /v1/payments` once the order is placed."""
 
-    def __init__(self, url: str, concurrency: int) -> None:
+    def __init__(self, url: str, concurrency: int, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=concurrency),
             timeout=aiohttp.ClientTimeout(total=60),
+            headers={"Authorization": f"Bearer {token}"} if token else None,
         )
 
     async def prepare(self, workload: Workload) -> None:
@@ -280,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=10)
     parser.add_argument("--rate", help="orders per second, or max (the default; 20 with --dashboard)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
+    parser.add_argument("--token", default=os.environ.get("API_TOKEN") or None,
+                        help="the workers' API_TOKEN (default: $API_TOKEN)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     parser.add_argument("--dashboard", action="store_true",
                         help="a run to watch: 20/s, one order in ten failing; prints the dashboard's URL")
@@ -294,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def send() -> dict:
         # Clients belong to the event loop that uses them: made here, inside it.
-        target = (HttpTarget(args.url, args.concurrency) if args.via == "http"
+        target = (HttpTarget(args.url, args.concurrency, args.token) if args.via == "http"
                   else KafkaTarget(args.bootstrap, args.registry, args.topic_prefix))
         return await run(target, workload, rate, args.concurrency, progress_bar)
 

@@ -7,7 +7,7 @@ client learns about a typo at once. Business rules are not judged here: the vali
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
@@ -49,6 +49,17 @@ class NewTimedRecord(TimedRecord):
         """The fields to publish, `createdAt` set to now if the client gave none."""
         return {**self.model_dump(exclude={"created_at"}), "created_at": self.created_at or utc_now()}
 
+    #: Fields a stored record may have changed since it was asked for (an order's state).
+    CHANGES: ClassVar[frozenset[str]] = frozenset()
+
+    def same_as(self, stored: TimedRecord) -> bool:
+        """Whether this request asks for `stored` again (a retry): the same fields, and the same
+        `createdAt` unless the request leaves it out (the API stamped the first one)."""
+        asked = self.model_dump(exclude={"created_at", *self.CHANGES})
+        if asked != stored.model_dump(include=set(asked)):
+            return False
+        return self.created_at is None or self.created_at == stored.created_at
+
 
 class NewOrder(NewTimedRecord, Order):
     """Body of `POST /v1/orders`: an Order whose state, if given, is CREATED."""
@@ -59,6 +70,8 @@ class NewOrder(NewTimedRecord, Order):
     product: Sku
     state: Literal["CREATED"] = OrderState.CREATED.value
     price: float = Field(allow_inf_nan=False)
+
+    CHANGES: ClassVar[frozenset[str]] = frozenset({"state", "failed_checks", "reason"})
 
     def to_order(self) -> Order:
         return Order(**self.stamped())

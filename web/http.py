@@ -4,7 +4,8 @@ bounded request bodies."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, TypeVar
 
 from faust import TopicT, web
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -23,6 +24,17 @@ class HttpError(Exception):
 
     def response(self, view: web.View) -> web.Response:
         return view.json({"error": self.error, "details": self.details}, status=self.status)
+
+
+def outcome_unknown(error: HttpError) -> HttpError:
+    """A write's 503 or 504 says that it may or may not have happened, and that sending the same
+    body again is safe (writes are idempotent: the same order, payment or level again changes
+    nothing); any other error as it is."""
+    if error.status not in (503, 504):
+        return error
+    details = error.details if isinstance(error.details, dict) else {"details": error.details}
+    return HttpError(error.status, f"{error.error}: the outcome is unknown; sending the same body "
+                     "again is safe", {**details, "outcome": "unknown", "retrySafe": True})
 
 
 class PathParameter:
@@ -94,3 +106,27 @@ async def publish(
         raise HttpError(
             504, f"the broker did not acknowledge within {timeout * 1000:.0f} ms"
         ) from None
+
+
+class KeyLocks:
+    """A lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -130,9 +130,11 @@ def openapi_document() -> dict:
         "/v1/orders": {"post": {
             "summary": "Place an order (once per id).",
             "parameters": [_timeout()], "requestBody": _body(NewOrder),
-            "responses": {"201": _answer("Placed.", Order), "400": MALFORMED,
-                          "409": _answer("The id is taken."), "413": TOO_LARGE,
-                          "503": NO_OWNER, "504": TIMED_OUT},
+            "responses": {"201": _answer("Placed.", Order),
+                          "200": _answer("Placed before, with this same order.", Order),
+                          "400": MALFORMED,
+                          "409": _answer("The id holds another order (`details.stored`)."),
+                          "413": TOO_LARGE, "503": NO_OWNER, "504": TIMED_OUT},
         }},
         "/v1/orders/{order_id}": {"get": {
             "summary": "The latest state of an order; waits while it is absent.", **order_query,
@@ -154,10 +156,13 @@ def openapi_document() -> dict:
                           "404": _answer("No email went out for the order."), "503": NO_OWNER},
         }},
         "/v1/payments": {"post": {
-            "summary": "Record a payment for an order.",
+            "summary": "Record a payment for an order (once per payment id).",
             "parameters": [_timeout()], "requestBody": _body(NewPayment),
-            "responses": {"201": _answer("Recorded.", Payment), "400": MALFORMED,
-                          "413": TOO_LARGE, "504": TIMED_OUT},
+            "responses": {"201": _answer("Recorded.", Payment),
+                          "200": _answer("Recorded before, this same payment.", Payment),
+                          "400": MALFORMED,
+                          "409": _answer("The id holds another payment (`details.stored`)."),
+                          "413": TOO_LARGE, "503": NO_OWNER, "504": TIMED_OUT},
         }},
         "/v1/inventory/{product}": _put_and_get(
             product, StockLevel, StockSet, InventoryLevels,

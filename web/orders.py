@@ -1,8 +1,12 @@
 """`POST /v1/orders` (the command side) and `GET /v1/orders/{id}` (the query side).
 
 POST is served by the worker that owns the order id: it sends a PlaceOrder command and waits
-until the Orders service has decided who placed that id, so two concurrent POSTs of one id get
-one 201 and one 409, and downstream sees one order. If the order id moves to another worker
+until the Orders service has decided who placed that id, so of concurrent POSTs of one id one
+gets 201 and downstream sees one order. The others, and any later POST of the id, are retries
+or conflicts: the same order again (same fields, `createdAt` left out or equal) gets 200 with
+the stored order, a different one 409 with the stored order in `details`. So a client that got
+a 503, a 504 or a dropped connection retries with the same body and learns what happened.
+If the order id moves to another worker
 while the POST waits (a rebalance), that worker places the command, so the wait moves there:
 the POST is handed over with its request id, and the new owner answers as the old one would have
 (it sends the command again, which changes nothing: the first request for an id wins it, and
@@ -24,7 +28,7 @@ from models.requests import NewOrder, OrderId
 from models.state import OrderRecord
 from tables.orders import order_states
 from web.http import (
-    HttpError, PathParameter, parse_body, publish, read_body, timeout_seconds,
+    HttpError, PathParameter, outcome_unknown, parse_body, publish, read_body, timeout_seconds,
 )
 from web.routing import (
     FORWARDED_HEADER, REQUEST_ID_HEADER, OwnerUnavailable, forward, other_owner, serve_by_owner,
@@ -40,28 +44,30 @@ class OrdersView(web.View):
     async def post(self, request: web.Request) -> web.Response:
         try:
             body = await read_body(request)
-            order = parse_body(NewOrder, body).to_order()
+            asked = parse_body(NewOrder, body)
+            order = asked.to_order()
             timeout = timeout_seconds(request)
             handed_over = FORWARDED_HEADER in request.headers
             request_id = request.headers.get(REQUEST_ID_HEADER) if handed_over else None
 
             def place() -> Awaitable[web.Response]:
-                return self._place(request, body, order, timeout, request_id or uuid.uuid4().hex)
+                return self._place(
+                    request, body, asked, order, timeout, request_id or uuid.uuid4().hex)
 
             return await serve_by_owner(
                 self, request, order_states, order.id, place, body=body, timeout=timeout
             )
         except HttpError as error:
-            return error.response(self)
+            return outcome_unknown(error).response(self)
 
     async def _place(
-        self, request: web.Request, body: bytes, order: Order, timeout: float, request_id: str
+        self, request: web.Request, body: bytes, asked: NewOrder, order: Order, timeout: float,
+        request_id: str,
     ) -> web.Response:
-        placed_by = _placed_by(order_states.get(order.id))
-        if placed_by not in (None, request_id):
-            raise HttpError(409, f"order {order.id} already exists")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        if _placed_by(order_states.get(order.id)) not in (None, request_id):
+            return await self._placed_before(asked, deadline)
         command = PlaceOrder(request_id=request_id, order=order)
         await publish(topics.order_requests, order.id, command.to_bytes(), timeout, order.timestamp)
         while True:
@@ -85,10 +91,27 @@ class OrdersView(web.View):
                     except OwnerUnavailable:
                         pass  # not reachable yet: wait here, and look again
         if record.placed_by != request_id:
-            raise HttpError(409, f"order {order.id} already exists")
+            return await self._placed_before(asked, deadline)
         return self.json(
             order.to_json(), status=201, headers={"Location": f"/v1/orders/{order.id}"}
         )
+
+    async def _placed_before(self, asked: NewOrder, deadline: float) -> web.Response:
+        """Another request placed the id: 200 with the stored order if `asked` is that order
+        again, 409 if not. Waits until the order is read back from `orders` (just after its
+        request won the id)."""
+        try:
+            record = await order_states.wait_for(
+                asked.id, lambda record: record is not None and record.latest is not None,
+                max(deadline - asyncio.get_running_loop().time(), 0.0))
+        except TimeoutError:
+            raise HttpError(504, f"order {asked.id} exists but was not read back in time",
+                            {"hint": f"GET /v1/orders/{asked.id} answers once it is"}) from None
+        stored = record.latest
+        if not asked.same_as(stored):
+            raise HttpError(409, f"order {asked.id} already exists, with other fields",
+                            {"stored": stored.to_json()})
+        return self.json(stored.to_json(), status=200, headers={"Location": f"/v1/orders/{asked.id}"})
 
 
 @app.page("/v1/orders/{order_id}")

@@ -25,6 +25,7 @@ from yarl import URL
 
 from app.main import app
 from app.partitioning import partition_of
+from web.auth import own_token
 from web.http import HttpError
 
 #: Marks a forwarded request: it is served where it lands, so a stale assignment can't loop it.
@@ -105,9 +106,12 @@ async def ask(owner: URL, path: str, query: dict[str, str], timeout: float) -> t
     """GET `path` from the worker `owner`, to be served there (FORWARDED_HEADER): its status and
     JSON. Raises OwnerUnavailable if it does not answer."""
     url = owner.with_path(path).with_query({**query, "timeout": str(int(timeout * 1000))})
+    headers = {FORWARDED_HEADER: str(app.conf.canonical_url)}
+    if (token := own_token()) is not None:
+        headers["Authorization"] = f"Bearer {token}"
     try:
         async with app.http_client.get(
-            url, headers={FORWARDED_HEADER: str(app.conf.canonical_url)},
+            url, headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout + FORWARD_SLACK_S),
         ) as answer:
             return answer.status, await answer.json()
@@ -154,6 +158,8 @@ async def forward(
     query = {**request.query, "timeout": str(int(timeout * 1000))}
     url = owner.with_path(request.path).with_query(query)
     headers = {FORWARDED_HEADER: str(app.conf.canonical_url)}
+    if "Authorization" in request.headers:  # the owner checks the client's token too
+        headers["Authorization"] = request.headers["Authorization"]
     if request_id is not None:
         headers[REQUEST_ID_HEADER] = request_id
     if body is not None:

@@ -4,13 +4,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from agents.customers import record_customers
-from agents.emails import join_payments, join_validated_orders, send_emails
+from agents.emails import join_payments, join_validated_orders, key_payments_by_order, send_emails
 from agents.routing import route_by_level
 from app import metrics, topics
 from models.records import Customer, Order, OrderEvent, OrderState, PaidOrder, Payment
 from tables.customers import customer_records
 from tables.emails import emails_sent
 from tables.orders import order_states
+from tables.payments import payments_by_id
 from tests.agents.conftest import batch, framed
 
 T0 = datetime.now(timezone.utc)
@@ -96,3 +97,16 @@ async def test_a_payment_outside_the_window_never_matches(sent):
     async with join_payments.test_context() as agent:
         await agent.put(key=None, value=batch(payment("j2", seconds=61)))
     assert sent.added["paid-orders-by-customer"] == []
+
+
+async def test_only_the_first_payment_of_an_id_goes_on_to_its_order(sent):
+    first = payment("k1")
+    other = first.model_copy(update={"amount": 99.0})
+    conflicting = metrics.sample("payments_conflicting_total")
+    async with key_payments_by_order.test_context() as agent:
+        await agent.put(key=first.id.encode(), value=framed(first))
+        await agent.put(key=first.id.encode(), value=framed(first))  # redelivered
+        await agent.put(key=first.id.encode(), value=framed(other))  # written around the API
+    assert [item["amount"] for item in sent.items("payments-by-order")] == [5.0]
+    assert payments_by_id[first.id] == first
+    assert metrics.sample("payments_conflicting_total") == conflicting + 1

@@ -80,3 +80,23 @@ async def pay(http, url, order_id: str, amount: float, created_at=None, payment_
     async with http.post(f"{url}/v1/payments", json=body) as response:
         assert response.status == 201, await response.text()
         return await response.json()
+
+
+async def orders_partitions(http, worker, app) -> set[int]:
+    """The partitions of the app's `orders` that `worker` owns now (its `/health`)."""
+    async with http.get(f"{worker.url}/health") as answer:
+        assigned = (await answer.json())["assignment"]
+    return {int(name.rsplit("[", 1)[1][:-1]) for name in assigned
+            if name.rsplit("[", 1)[0] == app.topic("orders")}
+
+
+async def split_between(http, app, first, second) -> tuple[set[int], set[int]]:
+    """The `orders` partitions of each of two workers, once they share them all between them."""
+
+    async def split():
+        mine = await orders_partitions(http, first, app)
+        theirs = await orders_partitions(http, second, app)
+        whole = mine and theirs and not mine & theirs and (mine | theirs) == set(range(4))
+        return (mine, theirs) if whole else None
+
+    return await eventually(split, timeout=60)

@@ -23,8 +23,10 @@ async def test_the_openapi_document_describes_the_api(orders_app, http):
         document = await response.json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
-        "/v1/orders", "/v1/orders/{order_id}", "/v1/orders/{order_id}/validated", "/v1/payments",
-        "/v1/inventory/{product}", "/v1/customers/{customer_id}", "/v1/order-bursts",
+        "/v1/orders", "/v1/orders/{order_id}", "/v1/orders/{order_id}/validated",
+        "/v1/orders/{order_id}/timeline", "/v1/payments", "/v1/inventory",
+        "/v1/inventory/{product}", "/v1/customers/{customer_id}",
+        "/v1/customers/{customer_id}/emails/{order_id}", "/v1/order-bursts",
     }
     new_order = document["components"]["schemas"]["NewOrder"]
     assert {"id", "customerId", "product", "quantity", "price"} <= set(new_order["required"])

@@ -11,15 +11,10 @@ from itertools import count
 
 from app.partitioning import partition_of
 from app.processes import faust_command
-from tests.integration.api import new_customer, new_product, outcome, pay, place, put_customer, set_stock
+from tests.integration.api import (
+    new_customer, new_product, outcome, pay, place, put_customer, set_stock, split_between,
+)
 from tests.integration.conftest import eventually, unique
-
-
-async def orders_partitions(http, worker, app) -> set[int]:
-    async with http.get(f"{worker.url}/health") as answer:
-        assigned = (await answer.json())["assignment"]
-    return {int(name.rsplit("[", 1)[1][:-1]) for name in assigned
-            if name.rsplit("[", 1)[0] == app.topic("orders")}
 
 
 async def traced(app, order_id: str) -> list[tuple[str, int, int, str]]:
@@ -41,12 +36,7 @@ async def test_a_timeline_is_the_orders_trace_with_its_email_from_the_customers_
     app = new_app()
     first, second = app.add_worker(), app.add_worker()
 
-    async def split_between_them():
-        mine = await orders_partitions(http, first, app)
-        theirs = await orders_partitions(http, second, app)
-        return mine and theirs and not mine & theirs and (mine | theirs) == set(range(4)) and mine
-
-    first_owns = await eventually(split_between_them, timeout=60)
+    first_owns, _ = await split_between(http, app, first, second)
     # An order the first worker owns, for a customer the second one owns: the email is asked for.
     customer = next(c for c in (new_customer() for _ in count())
                     if partition_of(str(c), 4) not in first_owns)

@@ -59,13 +59,33 @@ async def test_an_absent_order_times_out_with_a_json_504(http, url):
     assert 0.3 <= loop.time() - started < 5
 
 
-async def test_a_second_post_of_an_id_is_a_conflict(http, url):
+async def test_another_order_under_a_taken_id_is_a_conflict_naming_the_stored_order(http, url):
     order_id = unique()
     assert (await post(http, url, new_order(order_id)))[0] == 201
     status, _, body = await post(http, url, new_order(order_id, quantity=9))
     assert status == 409
-    assert body["error"] == f"order {order_id} already exists"
+    assert body["error"] == f"order {order_id} already exists, with other fields"
+    assert body["details"]["stored"]["quantity"] == 2
     assert (await get(http, url, order_id))[1]["quantity"] == 2
+
+
+async def test_the_same_order_again_is_a_200_with_the_stored_order_and_writes_nothing(
+    http, url, orders_app
+):
+    order_id = unique()
+    status, _, first = await post(http, url, new_order(order_id))
+    assert status == 201
+    for body in (new_order(order_id), new_order(order_id, createdAt=first["createdAt"])):
+        status, headers, again = await post(http, url, body)
+        assert status == 200
+        assert headers["Location"] == f"/v1/orders/{order_id}"
+        assert (again["id"], again["quantity"], again["createdAt"]) == (
+            order_id, 2, first["createdAt"])
+    status, _, _ = await post(http, url, new_order(order_id, createdAt="2026-01-01T00:00:00Z"))
+    assert status == 409  # another time is another order
+    requests = [key for key, _ in await orders_app.read_topic("order-requests")
+                if key == order_id.encode()]
+    assert len(requests) == 1
 
 
 async def test_concurrent_posts_of_one_id_create_one_order_downstream(http, url, orders_app):
@@ -82,6 +102,33 @@ async def test_concurrent_posts_of_one_id_create_one_order_downstream(http, url,
     ]
     created = [record["quantity"] for record in records if record["state"] == "CREATED"]
     assert created == [winner["quantity"]]
+
+
+async def test_concurrent_retries_of_one_order_get_one_201_and_200s(http, url, orders_app):
+    order_id = unique()
+    answers = await asyncio.gather(*(post(http, url, new_order(order_id)) for _ in range(10)))
+    assert sorted(status for status, _, _ in answers) == [200] * 9 + [201]
+    assert len({body["createdAt"] for _, _, body in answers}) == 1  # all the one stored order
+    records = [json.loads(value) for key, value in await orders_app.read_topic("orders")
+               if key == order_id.encode()]
+    assert [record["state"] for record in records].count("CREATED") == 1
+
+
+async def pay(http, url, body):
+    async with http.post(f"{url}/v1/payments", json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_a_payment_id_takes_one_payment_retries_get_200_and_others_409(http, url, orders_app):
+    payment = {"id": unique("payment"), "orderId": unique(), "ccy": "EUR", "amount": 25.0}
+    answers = await asyncio.gather(*(pay(http, url, payment) for _ in range(5)))
+    assert sorted(status for status, _ in answers) == [200] * 4 + [201]
+    assert len({body["createdAt"] for _, body in answers}) == 1
+    status, body = await pay(http, url, {**payment, "amount": 26.0})
+    assert status == 409 and body["details"]["stored"]["amount"] == 25.0
+    written = [key for key, _ in await orders_app.read_topic("payments")
+               if key == payment["id"].encode()]
+    assert len(written) == 1
 
 
 async def test_business_rules_are_not_judged_at_the_door(http, url):

@@ -70,3 +70,13 @@ def test_records_round_trip_with_camel_case_names_and_no_metadata():
     wire = json.loads(order.to_bytes())
     assert set(wire) == {"id", "customerId", "state", "product", "quantity", "price", "createdAt"}
     assert Order.from_bytes(order.to_bytes()) == order
+
+
+def test_a_retry_is_the_same_order_whatever_its_state_now_and_with_or_without_its_time():
+    stored = parse().to_order().model_copy(update={"state": OrderState.FAILED,
+                                                   "failed_checks": ["FRAUD_CHECK"]})
+    assert parse().same_as(stored)  # createdAt left out: the first request's stamp stands
+    assert parse(createdAt=stored.created_at.isoformat()).same_as(stored)
+    assert not parse(createdAt="2026-01-01T00:00:00Z").same_as(stored)
+    assert not parse(quantity=3).same_as(stored)
+    assert not parse(customerId=8).same_as(stored)

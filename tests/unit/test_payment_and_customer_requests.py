@@ -50,3 +50,10 @@ def test_a_legacy_row_is_a_customer_by_the_api_rules():
         with pytest.raises(ValidationError) as refused:
             customer_from_row({**row, **wrong})
         assert [error["loc"][0] for error in refused.value.errors()] == [field]
+
+
+def test_a_retried_payment_is_the_same_payment_and_another_amount_is_not():
+    stored = NewPayment.model_validate(PAYMENT).to_payment()
+    assert NewPayment.model_validate(PAYMENT).same_as(stored)
+    assert not NewPayment.model_validate({**PAYMENT, "amount": 26.0}).same_as(stored)
+    assert not NewPayment.model_validate({**PAYMENT, "orderId": "order-2"}).same_as(stored)

@@ -26,7 +26,7 @@ class DyingOwner:
 ])
 async def test_an_owner_that_dies_while_answering_is_a_503_that_names_it(monkeypatch, built_app, error):
     monkeypatch.setattr(type(built_app), "http_client", DyingOwner(error), raising=False)
-    request = SimpleNamespace(method="POST", path="/v1/orders", query={})
+    request = SimpleNamespace(method="POST", path="/v1/orders", query={}, headers={})
     with pytest.raises(OwnerUnavailable) as raised:
         await forward(None, request, URL("http://127.0.0.1:1"), b"{}", timeout=1)
     assert raised.value.status == 503

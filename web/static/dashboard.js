@@ -22,28 +22,66 @@ function keep(map, key, value) {
 
 // The live feed -------------------------------------------------------------------------------
 
-function connect() {
-  const source = new EventSource("/v1/events");
-  source.onopen = () => setStatus("live", true);
-  source.onerror = () => {
-    setStatus("reconnecting…", false);
-    // EventSource retries by itself unless the server refused the stream (e.g. a 503).
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
-  };
-  source.addEventListener("snapshot", (event) => {
-    const snapshot = JSON.parse(event.data);
-    view.orders.clear(); view.bursts.clear(); view.emails.clear();
-    apply(snapshot);
-    view.rates = snapshot.rates;
-    render();
-  });
-  source.addEventListener("update", (event) => {
-    const update = JSON.parse(event.data);
-    apply(update);
-    view.rates.push(update.rate);
-    view.rates = view.rates.slice(-60);
-    render();
-  });
+// Server-sent events read with fetch rather than EventSource, which cannot send the token of
+// a worker with API_READ_TOKEN; a lost or refused stream is opened again after RETRY_MS.
+const RETRY_MS = 2000;
+
+async function connect() {
+  for (;;) {
+    try {
+      const response = await fetch("/v1/events", { headers: authorization() });
+      if (response.status === 401) {
+        setStatus("needs a token (above)", false);
+      } else if (!response.ok) {
+        setStatus(`stream refused (${response.status}); retrying…`, false);
+      } else {
+        setStatus("live", true);
+        await readEvents(response.body.pipeThrough(new TextDecoderStream()).getReader());
+        setStatus("reconnecting…", false);
+      }
+    } catch (error) {
+      setStatus("reconnecting…", false);
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+}
+
+async function readEvents(reader) {
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const lines = buffer.slice(0, end).split("\n");
+      buffer = buffer.slice(end + 2);
+      const name = lines.find((line) => line.startsWith("event: "))?.slice(7);
+      const data = lines.filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
+      if (name === "snapshot") onSnapshot(JSON.parse(data));
+      if (name === "update") onUpdate(JSON.parse(data));
+    }
+  }
+}
+
+function onSnapshot(snapshot) {
+  view.orders.clear(); view.bursts.clear(); view.emails.clear();
+  apply(snapshot);
+  view.rates = snapshot.rates;
+  render();
+}
+
+function onUpdate(update) {
+  apply(update);
+  view.rates.push(update.rate);
+  view.rates = view.rates.slice(-60);
+  render();
+}
+
+// The token the page sends (API_TOKEN for writes, API_READ_TOKEN for reads), kept for this tab.
+function authorization() {
+  const token = sessionStorage.getItem("token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 function apply(message) {
@@ -129,7 +167,8 @@ function orderLink(id) {
 
 async function send(method, path, body) {
   const response = await fetch(path, {
-    method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    method, headers: { "Content-Type": "application/json", ...authorization() },
+    body: JSON.stringify(body) });
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
     const details = answer.details ? ` ${JSON.stringify(answer.details)}` : "";
@@ -169,7 +208,8 @@ async function showTimeline(id) {
   $("timeline-note").textContent = "";
   $("pay").hidden = true;
   try {
-    const response = await fetch(`/v1/orders/${encodeURIComponent(id)}/timeline`);
+    const response = await fetch(`/v1/orders/${encodeURIComponent(id)}/timeline`,
+                                 { headers: authorization() });
     const answer = await response.json();
     if (!response.ok) throw new Error(`${response.status}: ${answer.error}`);
     $("timeline").replaceChildren(...answer.events.map((event) => element("tr", {},
@@ -205,6 +245,8 @@ async function pay(order) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("worker").textContent = location.host;
+  $("token").value = sessionStorage.getItem("token") ?? "";
+  $("token").addEventListener("change", (event) => sessionStorage.setItem("token", event.target.value.trim()));
   $("place").elements.id.value = newOrderId();
   $("place").addEventListener("submit", placeOrder);
   $("search").addEventListener("submit", (event) => {
