@@ -72,14 +72,22 @@ async def put_customer(http, url, customer_id: int, level: str = "gold") -> dict
     return customer
 
 
-async def pay(http, url, order_id: str, amount: float, created_at=None, payment_id=None) -> dict:
+async def pay(http, url, order_id: str, amount: float, created_at=None, payment_id=None,
+              retry_for_s: float = 60.0) -> dict:
+    """POST a payment; after a 503 or 504 (its owner is away: a crash, a rebalance), the same
+    body again, as the retry contract says, for up to `retry_for_s`."""
     body = {"id": payment_id or unique("payment"), "orderId": order_id, "ccy": "EUR",
             "amount": amount}
     if created_at is not None:
         body["createdAt"] = created_at.isoformat()
-    async with http.post(f"{url}/v1/payments", json=body) as response:
-        assert response.status == 201, await response.text()
-        return await response.json()
+    deadline = asyncio.get_running_loop().time() + retry_for_s
+    while True:
+        async with http.post(f"{url}/v1/payments", json=body) as response:
+            if response.status in (200, 201):
+                return await response.json()
+            retry = response.status in (503, 504)
+            assert retry and asyncio.get_running_loop().time() < deadline, await response.text()
+        await asyncio.sleep(0.5)
 
 
 async def orders_partitions(http, worker, app) -> set[int]:
