@@ -133,7 +133,8 @@ class Hub:
                 await self._read()
                 return
             except Exception:
-                log.exception("the dashboard feed failed; it starts again in %.0f s", RETRY_MS / 1000)
+                log.exception("the dashboard feed failed; it starts again in %.0f s",
+                              RETRY_MS / 1000)
             if not self.clients:
                 self._reader = None
                 return

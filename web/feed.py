@@ -83,7 +83,8 @@ class Feed:
         self.rates.append(rate)
         self._counts.clear()
         update: dict = {"rate": rate}
-        for name, kept in (("orders", self.orders), ("bursts", self.bursts), ("emails", self.emails)):
+        kept_by_name = {"orders": self.orders, "bursts": self.bursts, "emails": self.emails}
+        for name, kept in kept_by_name.items():
             changed = self._changed[name]
             if changed:
                 update[name] = [value for key, value in kept.items() if key in changed]
@@ -101,7 +102,8 @@ def _rank(state: str | None) -> int:
 
 
 def _keep(kept: OrderedDict, key, value: dict, limit: int) -> None:
-    """Put `value` under `key`: in its place if kept, else last, dropping the oldest past `limit`."""
+    """Put `value` under `key`: in its place if kept, else last, dropping the oldest past
+    `limit`."""
     kept[key] = value
     while len(kept) > limit:
         kept.popitem(last=False)

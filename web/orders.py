@@ -6,11 +6,11 @@ gets 201 and downstream sees one order. The others, and any later POST of the id
 or conflicts: the same order again (same fields, `createdAt` left out or equal) gets 200 with
 the stored order, a different one 409 with the stored order in `details`. So a client that got
 a 503, a 504 or a dropped connection retries with the same body and learns what happened.
-If the order id moves to another worker
-while the POST waits (a rebalance), that worker places the command, so the wait moves there:
-the POST is handed over with its request id, and the new owner answers as the old one would have
-(it sends the command again, which changes nothing: the first request for an id wins it, and
-that request may send it again).
+
+If the order id moves to another worker while the POST waits (a rebalance), that worker places
+the command, so the wait moves there: the POST is handed over with its request id, and the new
+owner answers as the old one would have (it sends the command again, which changes nothing: the
+first request for an id wins it, and that request may send it again).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class OrdersView(web.View):
         if not asked.same_as(stored):
             raise HttpError(409, f"order {asked.id} already exists, with other fields",
                             {"stored": stored.to_json()})
-        return self.json(stored.to_json(), status=200, headers={"Location": f"/v1/orders/{asked.id}"})
+        return self.json(
+            stored.to_json(), status=200, headers={"Location": f"/v1/orders/{asked.id}"})
 
 
 @app.page("/v1/orders/{order_id}")

@@ -49,7 +49,8 @@ class PaymentsView(web.View):
             if stored is not None:
                 return self._paid_before(asked, stored)
             payment = asked.to_payment()
-            await publish(topics.payments, payment.id, payment.to_bytes(), timeout, payment.timestamp)
+            await publish(
+                topics.payments, payment.id, payment.to_bytes(), timeout, payment.timestamp)
             try:
                 stored = await payments_by_id.wait_for(
                     payment.id, lambda stored: stored is not None, max(deadline - loop.time(), 0.0))

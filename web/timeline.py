@@ -3,12 +3,12 @@ each with its topic, partition, offset, timestamp and one line about it (agents/
 `GET /v1/customers/{id}/emails/{orderId}`: the email sent for an order, with its record on
 `emails`.
 
-The owner of the order answers the timeline from the order's record (`order_states`). The order's email sits with its
-customer: once the order met its payment (the email join), the timeline asks the customer's
-owner for the email, which finds its record on `emails` by the time it was sent: that topic is
-the email table's changelog, stamped as it is written, so the read is bounded by the broker's
-time index (app/trace.find_record). A worker that does not answer makes it a 503, never a
-timeline without its email.
+The owner of the order answers the timeline from the order's record (`order_states`). The
+order's email sits with its customer: once the order met its payment (the email join), the
+timeline asks the customer's owner for the email, which finds its record on `emails` by the time
+it was sent: that topic is the email table's changelog, stamped as it is written, so the read is
+bounded by the broker's time index (app/trace.find_record). A worker that does not answer makes
+it a 503, never a timeline without its email.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ async def email_entry(customer_id: int, order_id: str) -> dict | None:
     sent_ms = int(email.sent_at.timestamp() * 1000)
     found = await find_record(
         settings.bootstrap_servers, TopicPartition(topics.emails.get_topic_name(), partition),
-        order_id.encode(), sent_ms - 1000, sent_ms + int(EMAIL_RECORD_WITHIN.total_seconds() * 1000))
+        order_id.encode(), sent_ms - 1000,
+        sent_ms + int(EMAIL_RECORD_WITHIN.total_seconds() * 1000))
     return TimelineEntry(
         topic=topics.emails.base_name, partition=partition,
         offset=None if found is None else found.offset,
