@@ -216,7 +216,8 @@ class OrdersApp:
 
     async def read_records(self, name: str) -> list[ConsumerRecord]:
         """Every record on one of the app's topics, from the beginning to the end."""
-        return await read_partitions(self.kafka.bootstrap, await self.partitions(name))
+        return await read_partitions(
+            Settings(kafka_bootstrap=self.kafka.bootstrap), await self.partitions(name))
 
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, payload) on one of the app's topics, from the beginning to the end; each
