@@ -1,7 +1,4 @@
-"""(Work in progress, issue 18 part 2: `check_access` is not wired in nor tried against a secured
-broker yet.)
-
-How every Kafka client of this project connects: one place that turns the settings into
+"""How every Kafka client of this project connects: one place that turns the settings into
 aiokafka's options (`client_options`) and Faust's broker credentials (`faust_credentials`), and
 checks them before a worker starts (`check_access`), so a wrong password or an untrusted
 certificate stops it with one line instead of a retry loop.
@@ -9,12 +6,15 @@ certificate stops it with one line instead of a retry loop.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from typing import Any
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError, KafkaConnectionError, SaslAuthenticationFailed,
+)
 from aiokafka.helpers import create_ssl_context
 from faust.types.auth import AuthProtocol, SASLMechanism
 
@@ -64,25 +64,31 @@ def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | Non
 
 
 async def check_access(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Connect as every client will, and list the topics; KafkaAccessError says what failed."""
+    """Connect to the first bootstrap server as every client will. Credentials the cluster
+    refuses, or a certificate this client does not trust, raise KafkaAccessError (aiokafka's
+    own bootstrap would only log them and retry); a server that cannot be reached is left to the
+    clients, which wait for it."""
     who = (f" as {settings.kafka_sasl_username!r} ({settings.kafka_sasl_mechanism})"
            if settings.kafka_security_protocol.startswith("SASL_") else "")
-    where = f"Kafka at {settings.bootstrap_servers} over {settings.kafka_security_protocol}{who}"
-    admin = AIOKafkaAdminClient(
-        **client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    where = f"Kafka at {host}:{port} over {settings.kafka_security_protocol}{who}"
+    options = {k: v for k, v in client_options(settings).items() if k != "bootstrap_servers"}
     try:
-        await admin.start()
-        await admin.list_topics()
+        connection = await create_conn(
+            host, int(port), request_timeout_ms=int(timeout_s * 1000), **options)
+    except ssl.SSLCertVerificationError as error:
+        raise KafkaAccessError(
+            f"cannot reach {where}: its certificate is not trusted ({error.verify_message}); "
+            "is KAFKA_SSL_CAFILE the CA that signed it?") from None
     except ssl.SSLError as error:
-        raise KafkaAccessError(f"cannot reach {where}: TLS failed ({error.reason or error}); "
-                               "is KAFKA_SSL_CAFILE the CA of the brokers' certificates?") from None
-    except KafkaConnectionError as error:
-        raise KafkaAccessError(f"cannot reach {where}: {error}") from None
-    except KafkaError as error:
-        raise KafkaAccessError(f"{where} refused this client: {type(error).__name__}: {error}"
-                               " (check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)") from None
-    finally:
-        await admin.close()
+        raise KafkaAccessError(f"cannot reach {where}: TLS failed ({error.reason or error})") from None
+    except (SaslAuthenticationFailed, AuthenticationFailedError) as error:
+        raise KafkaAccessError(
+            f"{where} refused the credentials: {error} (check KAFKA_SASL_USERNAME and "
+            "KAFKA_SASL_PASSWORD)") from None
+    except (OSError, KafkaConnectionError, asyncio.TimeoutError):
+        return  # not up yet: the clients wait for it
+    connection.close()
 
 
 def _path(path: Any) -> str | None:
