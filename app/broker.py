@@ -253,6 +253,26 @@ class LocalBroker(LocalServer):
     def log_tail(self) -> str:
         return tail(self.log_file)
 
+    def grant(self, principal: str, prefix: str) -> None:
+        """Let `User:<principal>` do anything with the topics and groups whose names start with
+        `prefix` (a secured broker's ACLs, set as its admin with Kafka's AclCommand)."""
+        secured = self.secured
+        config = self.data_dir / "admin-client.properties"
+        config.write_text(
+            "security.protocol=SASL_SSL\n"
+            f"sasl.mechanism={secured.MECHANISM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{secured.admin}" password="{secured.users[secured.admin]}";\n'
+            "ssl.truststore.type=PEM\n"
+            f"ssl.truststore.location={secured.ca}\n")
+        result = subprocess.run(self._java(
+            "org.apache.kafka.tools.AclCommand", "--bootstrap-server", self.bootstrap_servers,
+            "--command-config", str(config), "--add", "--allow-principal", f"User:{principal}",
+            "--operation", "All", "--topic", prefix, "--group", prefix,
+            "--resource-pattern-type", "prefixed"), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BrokerError(f"ACLs for {principal} not set:\n{result.stdout}{result.stderr}")
+
 
 def main(argv: list[str]) -> int:
     return fetch_or_serve(
