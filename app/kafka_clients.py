@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -48,6 +49,12 @@ def client_options(settings: Settings) -> dict[str, Any]:
             sasl_plain_password=settings.kafka_sasl_password,
         )
     return options
+
+
+def options_for(bootstrap: str) -> dict[str, Any]:
+    """`client_options` of the environment's settings for the cluster at `bootstrap`: for the
+    load generator and the benchmarks, which are told where the cluster is."""
+    return client_options(replace(Settings.from_env(), kafka_bootstrap=bootstrap))
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
