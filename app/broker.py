@@ -21,6 +21,8 @@ import sys
 import time
 import uuid
 from contextlib import closing
+from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 from app.processes import LocalServer, fetch_or_serve, maven_classpath, tail
@@ -94,10 +96,26 @@ def new_cluster_id() -> str:
             return cluster
 
 
+@dataclass(frozen=True)
+class Secured:
+    """A SASL_SSL listener with SCRAM-SHA-512 users and ACLs on (StandardAuthorizer), for the
+    tests: the broker's key and certificate chain and its CA, in PEM; `users` are created when the
+    storage is formatted, and `admin` (the broker's own principal) is a super user."""
+
+    keystore: Path
+    ca: Path
+    users: dict[str, str]
+    admin: str = "admin"
+
+    MECHANISM: ClassVar[str] = "SCRAM-SHA-512"
+
+
 class LocalBroker(LocalServer):
     """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1."""
 
-    def __init__(self, *, port: int, data_dir: Path, cache_dir: Path, heap_mb: int = 768) -> None:
+    def __init__(self, *, port: int, data_dir: Path, cache_dir: Path, heap_mb: int = 768,
+                 secured: Secured | None = None) -> None:
+        self.secured = secured
         self.port = port
         self.controller_port = port + 1
         self.data_dir = data_dir.absolute()
@@ -151,6 +169,30 @@ class LocalBroker(LocalServer):
             "auto.create.topics.enable": "false",
             # The log cleaner's default 128 MiB dedupe buffer is too much for a small heap.
             "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
+            **(self._secured_properties() if self.secured else {}),
+        }
+
+    def _secured_properties(self) -> dict[str, str]:
+        secured, controller = self.secured, f"127.0.0.1:{self.controller_port}"
+        password = secured.users[secured.admin]
+        return {
+            "listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://{controller}",
+            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://{controller}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name": "SASL_SSL",
+            "sasl.enabled.mechanisms": secured.MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": secured.MECHANISM,
+            f"listener.name.sasl_ssl.{secured.MECHANISM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{secured.admin}" password="{password}";'),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(secured.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(secured.ca),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            # The controller listener is PLAINTEXT, on 127.0.0.1 only: its principal is ANONYMOUS.
+            "super.users": f"User:{secured.admin};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
         }
 
     def _java(self, main_class: str, *args: str, heap: str = "256m") -> list[str]:
@@ -169,9 +211,13 @@ class LocalBroker(LocalServer):
     def _format_storage(self, config: Path) -> None:
         if (self.data_dir / "logs" / "meta.properties").exists():
             return  # formatted by an earlier run: keep its data
+        users = [] if self.secured is None else [
+            argument for name, password in self.secured.users.items()
+            for argument in ("--add-scram", f"{Secured.MECHANISM}=[name={name},password={password}]")
+        ]
         command = self._java(
             "kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id(),
-            "-c", str(config),
+            "-c", str(config), *users,
         )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -206,6 +252,26 @@ class LocalBroker(LocalServer):
 
     def log_tail(self) -> str:
         return tail(self.log_file)
+
+    def grant(self, principal: str, prefix: str) -> None:
+        """Let `User:<principal>` do anything with the topics and groups whose names start with
+        `prefix` (a secured broker's ACLs, set as its admin with Kafka's AclCommand)."""
+        secured = self.secured
+        config = self.data_dir / "admin-client.properties"
+        config.write_text(
+            "security.protocol=SASL_SSL\n"
+            f"sasl.mechanism={secured.MECHANISM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{secured.admin}" password="{secured.users[secured.admin]}";\n'
+            "ssl.truststore.type=PEM\n"
+            f"ssl.truststore.location={secured.ca}\n")
+        result = subprocess.run(self._java(
+            "org.apache.kafka.tools.AclCommand", "--bootstrap-server", self.bootstrap_servers,
+            "--command-config", str(config), "--add", "--allow-principal", f"User:{principal}",
+            "--operation", "All", "--topic", prefix, "--group", prefix,
+            "--resource-pattern-type", "prefixed"), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BrokerError(f"ACLs for {principal} not set:\n{result.stdout}{result.stderr}")
 
 
 def main(argv: list[str]) -> int:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from app import topics
 from app.schemas import Schemas
 from app.settings import Settings
+from app.kafka_clients import client_options
 from app.trace import read_partitions
 from models.requests import customer_from_row
 
@@ -66,7 +67,7 @@ async def load_customers(database: Path, settings: Settings, schemas: Schemas) -
     source = str(database.absolute())
     since = await read_checkpoint(source, settings)
     rows = changed_rows(database, since)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()
     try:
         published = skipped = 0
@@ -95,7 +96,7 @@ async def load_customers(database: Path, settings: Settings, schemas: Schemas) -
 
 async def read_checkpoint(source: str, settings: Settings) -> Checkpoint:
     partition = TopicPartition(topics.customer_loader_checkpoints.name_in(settings), 0)
-    records = await read_partitions(settings.bootstrap_servers, [partition])
+    records = await read_partitions(settings, [partition])
     mine = [record for record in records if record.key == source.encode()]
     if not mine:
         return Checkpoint()

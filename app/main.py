@@ -19,6 +19,7 @@ from app.framework.handle import AppHandle, SettingsHandle
 from app.framework.outputs import Outputs
 from app.framework.transport import Transport
 from app.framework.versions import check_versions
+from app.kafka_clients import faust_credentials
 from app.schemas import Schemas
 from app.settings import Settings
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> OrdersApp:
         settings,
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings),
         autodiscover=False,  # create_app imports the services
         origin="app",
         datadir=str(settings.worker_dir),

@@ -16,6 +16,10 @@ class SettingsError(ValueError):
     """An environment variable holds a value the settings cannot use."""
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: An existing cluster ("host:port,..."). Unset: the local broker on KAFKA_PORT.
@@ -24,6 +28,18 @@ class Settings:
     kafka_port: int = 9092
     #: Heap of the local broker's JVM.
     kafka_heap_mb: int = 768
+    #: How every client of this project talks to Kafka (app/kafka_clients.py): PLAINTEXT, SSL,
+    #: SASL_PLAINTEXT or SASL_SSL.
+    kafka_security_protocol: str = "PLAINTEXT"
+    #: With SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    #: With SSL: the CA that signed the brokers' certificates (PEM); unset: the system's CAs.
+    kafka_ssl_cafile: Path | None = None
+    #: With SSL and client certificates: this client's certificate and key (PEM).
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     #: Where the broker's jars (and the schema registry) are cached (outside git, shared by every
     #: checkout).
     kafka_cache_dir: Path = Path.home() / ".cache" / "faust-orders"
@@ -119,6 +135,25 @@ class Settings:
     #: A client whose socket takes no bytes for this long is disconnected.
     event_stream_write_timeout_s: int = 30
     log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        if protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(f"KAFKA_SECURITY_PROTOCOL={protocol!r}: one of "
+                                f"{', '.join(SECURITY_PROTOCOLS)}")
+        if protocol.startswith("SASL_"):
+            if mechanism not in SASL_MECHANISMS:
+                raise SettingsError(f"KAFKA_SASL_MECHANISM={mechanism!r}: with {protocol}, one of "
+                                    f"{', '.join(SASL_MECHANISMS)}")
+            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+                raise SettingsError(f"with {protocol}, set KAFKA_SASL_USERNAME and "
+                                    "KAFKA_SASL_PASSWORD")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise SettingsError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+
+    @property
+    def kafka_uses_ssl(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

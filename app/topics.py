@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.framework.handle import TopicHandle
+from app.kafka_clients import client_options
 from app.main import app, settings
 from models.records import (
     CUSTOMER_LEVELS, Customer, Email, Order, OrderBurst, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
@@ -130,7 +131,7 @@ async def create_topics(timeout: float = 30.0) -> None:
     Runs before a worker's consumer subscribes: a topic created while the group forms is missed
     by the first assignment and only noticed at the next metadata refresh, minutes later.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         wanted = {topic.get_topic_name(): topic for topic in ALL}

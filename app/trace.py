@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app import topics
+from app.kafka_clients import client_options
 from app.partitioning import partition_of
 from app.schemas import Unreadable, unframe
 from app.settings import Settings
@@ -35,9 +36,11 @@ BATCHED = frozenset({"order-validations", "payments-by-order"})
 FRAMED = frozenset(topic.base_name for topic in ORDER_TOPICS if topic.value_type is not None)
 
 
-async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> list[ConsumerRecord]:
+async def read_partitions(
+    settings: Settings, partitions: list[TopicPartition],
+) -> list[ConsumerRecord]:
     """Every record of `partitions`, from the beginning to the end they have now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -54,7 +57,7 @@ async def read_partitions(bootstrap: str, partitions: list[TopicPartition]) -> l
 
 
 async def find_record(
-    bootstrap: str, partition: TopicPartition, key: bytes, after_ms: int, until_ms: int,
+    settings: Settings, partition: TopicPartition, key: bytes, after_ms: int, until_ms: int,
 ) -> ConsumerRecord | None:
     """The first record with `key` in `partition` stamped between `after_ms` and `until_ms`.
 
@@ -62,7 +65,7 @@ async def find_record(
     stamped after `until_ms`: bounded, for a topic whose records are stamped as they are written
     (a table's changelog), never for one stamped with client event times.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([partition])
@@ -140,7 +143,7 @@ async def trace_order(settings: Settings, order_id: str) -> list[str]:
         TopicPartition(name, p) for name, base_name in names.items()
         for p in (range(settings.topic_partitions) if base_name in WITH_THE_CUSTOMER else [partition])
     ]
-    records = await read_partitions(settings.bootstrap_servers, partitions)
+    records = await read_partitions(settings, partitions)
     order = list(names)
     in_order = sorted(records, key=lambda record: (order.index(record.topic), record.offset))
     return [

@@ -35,6 +35,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from app import topics
+from app.kafka_clients import options_for
 from app.schemas import Schemas
 from app.settings import local_registry_url
 
@@ -175,7 +176,7 @@ class KafkaTarget:
 
     def __init__(self, bootstrap: str, registry_url: str, topic_prefix: str) -> None:
         self.prefix = topic_prefix
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+        self.producer = AIOKafkaProducer(**options_for(bootstrap), acks="all", linger_ms=5,
                                          max_batch_size=256 * 1024)
         #: Records are framed with their schema ids, as the app writes them.
         self.schemas = Schemas.of(registry_url, topic_prefix, [

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.broker import free_port
+from app.kafka_clients import options_for
 from app.processes import WorkerProcess
 from bench import load, recovery, watch
 from bench.load import percentile
@@ -34,7 +35,7 @@ PASS_THROUGH_BYTES = 300  # about one order record
 async def floor(bootstrap: str, messages: int) -> float:
     """Messages/s through a bare consume -> produce loop between two scratch topics."""
     topics = [f"floor-{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**options_for(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, recovery.PARTITIONS, 1) for t in topics])
@@ -45,14 +46,14 @@ async def floor(bootstrap: str, messages: int) -> float:
 
 
 async def _pass_through(bootstrap: str, source: str, sink: str, messages: int) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=-1,
+    producer = AIOKafkaProducer(**options_for(bootstrap), linger_ms=5, acks=-1,
                                 max_batch_size=256 * 1024)
     await producer.start()
     value = b"x" * PASS_THROUGH_BYTES
     for n in range(messages):
         await producer.send(source, key=str(n).encode(), value=value)
     await producer.flush()
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=source,
+    consumer = AIOKafkaConsumer(source, **options_for(bootstrap), group_id=source,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
@@ -75,7 +76,7 @@ async def _pass_through(bootstrap: str, source: str, sink: str, messages: int) -
 async def records_written(app: recovery.BenchApp) -> dict[str, int]:
     """Records now on each topic of the app (its own topics and its changelogs), by short name
     (`orders`, `order_states-changelog`)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
+    admin = AIOKafkaAdminClient(**options_for(app.bootstrap))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics()
@@ -85,7 +86,7 @@ async def records_written(app: recovery.BenchApp) -> dict[str, int]:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described
                   for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=app.bootstrap)
+    consumer = AIOKafkaConsumer(**options_for(app.bootstrap))
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

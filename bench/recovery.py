@@ -29,11 +29,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app import topics
+from app.kafka_clients import options_for
 from app.partitioning import partition_of
-from app.schemas import Schemas
-from models.records import Order, OrderState
-from models.state import OrderRecord
 from app.processes import WorkerProcess
+from app.schemas import Schemas
 from bench import load, watch
 
 PARTITIONS = 4
@@ -128,7 +127,7 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
     """Write decided orders `keys` to `table`'s changelog (`order_states`) as its agents would;
     returns seconds taken."""
     changelog = f"{app.app_id}-{table}-changelog"
-    admin = AIOKafkaAdminClient(bootstrap_servers=app.bootstrap)
+    admin = AIOKafkaAdminClient(**options_for(app.bootstrap))
     await admin.start()
     try:
         if changelog not in await admin.list_topics():
@@ -136,7 +135,7 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
                                                 topic_configs={"cleanup.policy": "compact"})])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks=1, linger_ms=20,
+    producer = AIOKafkaProducer(**options_for(app.bootstrap), acks=1, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
     started = time.monotonic()
@@ -160,7 +159,7 @@ async def place_orders(app: BenchApp, count: int) -> None:
     await schemas.register()
     await schemas.close()
     stock, requests = app.topic("warehouse-inventory"), app.topic("order-requests")
-    producer = AIOKafkaProducer(bootstrap_servers=app.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**options_for(app.bootstrap), acks="all", linger_ms=5)
     await producer.start()
     try:
         await producer.send_and_wait(stock, key=b"BENCH",

@@ -17,6 +17,7 @@ from typing import Callable
 import aiohttp
 from aiokafka import AIOKafkaConsumer
 
+from app.kafka_clients import options_for
 from app.schemas import unframe
 
 _LAG = re.compile(r'^consumer_lag\{topic="[^"]*"\} (\S+)$', re.MULTILINE)
@@ -41,7 +42,7 @@ async def first_seen(
     Reads what is written after the call: start it before the load. With `what`, prints how
     many it has seen every PROGRESS_EVERY_S.
     """
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+    consumer = AIOKafkaConsumer(topic, **options_for(bootstrap), auto_offset_reset="latest",
                                 enable_auto_commit=False)
     await consumer.start()
     await consumer.seek_to_end()

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust import web
 
 from app import metrics, topics
+from app.kafka_clients import client_options
 from app.main import app, settings
 from app.schemas import Unreadable, unframe
 from web.feed import RECENT_ALERTS, RECENT_ORDERS, Feed
@@ -141,8 +142,7 @@ class Hub:
             await asyncio.sleep(RETRY_MS / 1000)
 
     async def _read(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
         try:
             await consumer.start()
         except BaseException:

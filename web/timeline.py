@@ -88,7 +88,7 @@ async def email_entry(customer_id: int, order_id: str) -> dict | None:
     partition = partition_for(str(customer_id))
     sent_ms = int(email.sent_at.timestamp() * 1000)
     found = await find_record(
-        settings.bootstrap_servers, TopicPartition(topics.emails.get_topic_name(), partition),
+        settings, TopicPartition(topics.emails.get_topic_name(), partition),
         order_id.encode(), sent_ms - 1000,
         sent_ms + int(EMAIL_RECORD_WITHIN.total_seconds() * 1000))
     return TimelineEntry(

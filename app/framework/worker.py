@@ -1,4 +1,5 @@
-"""The worker class of the app (`Worker=` in app.main): Faust's, without the terminal spinner.
+"""The worker class of the app (`Worker=` in app.main): Faust's, without the terminal spinner,
+and one that checks its Kafka credentials before anything starts.
 
 For its spinner Faust sets the root logger to DEBUG whenever the log level is WARN or above, so
 every library's debug message builds a LogRecord that no handler prints: with `-l warn` that was
@@ -7,12 +8,29 @@ every library's debug message builds a LogRecord that no handler prints: with `-
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import faust
+
+from app.kafka_clients import KafkaAccessError, check_access
+
+#: The exit status of a worker the cluster refuses (wrong credentials, untrusted certificate).
+EXIT_KAFKA_REFUSED = 78  # EX_CONFIG
 
 
 class Worker(faust.Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spinner = None
+
+    async def on_first_start(self) -> None:
+        # A refused password or an untrusted certificate would otherwise be logged and retried
+        # for ever by every client: stop with one line, before anything has started.
+        try:
+            await check_access(self.app.settings)
+        except KafkaAccessError as error:
+            print(f"faust-orders: {error}", file=sys.stderr, flush=True)
+            os._exit(EXIT_KAFKA_REFUSED)  # nothing to clean up yet; mode would print a traceback
+        await super().on_first_start()

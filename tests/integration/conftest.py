@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.broker import BrokerError, LocalBroker, free_port, free_port_pair
+from app.broker import BrokerError, LocalBroker, Secured, free_port, free_port_pair
 from app.connect import LocalConnect
 from app.postgres import LocalPostgres
 from app.processes import WorkerProcess
@@ -104,7 +104,8 @@ def connect(kafka, tmp_path_factory) -> LocalConnect | str:
         yield worker
 
 
-def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3) -> LocalBroker:
+def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3,
+                        secured: Secured | None = None) -> LocalBroker:
     """A started local broker; on other ports again if one was taken between the choice and the
     broker's bind (a port is only known free until someone takes it)."""
     attempt = 1
@@ -113,6 +114,7 @@ def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3)
             port=free_port_pair(),
             data_dir=tmp_path_factory.mktemp("kafka"),
             cache_dir=settings.kafka_cache_dir,
+            secured=secured,
         )
         try:
             return broker.start()
@@ -216,7 +218,8 @@ class OrdersApp:
 
     async def read_records(self, name: str) -> list[ConsumerRecord]:
         """Every record on one of the app's topics, from the beginning to the end."""
-        return await read_partitions(self.kafka.bootstrap, await self.partitions(name))
+        return await read_partitions(
+            Settings(kafka_bootstrap=self.kafka.bootstrap), await self.partitions(name))
 
     async def read_topic(self, name: str) -> list[tuple[bytes, bytes]]:
         """Every (key, payload) on one of the app's topics, from the beginning to the end; each
