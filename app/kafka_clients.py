@@ -23,7 +23,8 @@ from app.settings import Settings
 
 
 class KafkaAccessError(RuntimeError):
-    """The cluster cannot be reached or refuses these credentials: one line that says which."""
+    """The cluster refuses these credentials, or this client does not trust its certificate: one
+    line that says which."""
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
