@@ -6,7 +6,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install broker-jars registry-app connect-jars servers run run-connect psql worker trace schemas-check schemas-export mailbox test bench bench-recovery soak clean
+.PHONY: install broker-jars registry-app connect-jars servers run run-connect psql worker trace rebuild check schemas-check schemas-export mailbox test bench bench-recovery soak clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,14 @@ worker: install
 ## trace: an order's records on the order-keyed topics (`make trace ORDER=order-1`)
 trace: install
 	$(VENV)/bin/faust -A app trace $(ORDER)
+
+## rebuild: a view rebuilt from the log and compared with the live table (`make rebuild VIEW=stock`, `APPLY=1` to repair)
+rebuild: install
+	$(VENV)/bin/faust -A app rebuild $(VIEW) $(if $(APPLY),--apply)
+
+## check: every view rebuilt from the log; fails on any key that differs from the live table
+check: install
+	$(VENV)/bin/faust -A app check
 
 ## schemas-check: compare the code's record schemas with the registry's; fails on a breaking change
 schemas-check: install

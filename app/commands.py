@@ -14,6 +14,7 @@ from app import customers_loader, topics
 from app.demo import DEMO_STOCK, make_demo_database
 from app.main import app, settings
 from app.schemas import RegistryUnavailable, TopicSchema
+from app.rebuild import VIEWS, compare, keys, report, send_repairs
 from app.trace import trace_order
 
 
@@ -82,6 +83,41 @@ async def schemas(self, action: str, directory: Path | None) -> None:
         await app.schemas.close()
     print("\n".join(line for line, _ in verdicts))
     if any(breaking for _, breaking in verdicts):
+        raise SystemExit(1)
+
+
+@app.command(argument("view", type=click.Choice(sorted(VIEWS))),
+             option("--apply", is_flag=True,
+                    help="Write the rebuilt value of each differing key into the live table."),
+             option("--show", type=int, default=20, help="Differences to print in full."))
+async def rebuild(self, view: str, apply: bool, show: int) -> None:
+    """Rebuild VIEW from its source topic, compare it with the live table and print the keys
+    that differ; exit 1 if any do (after --apply: if any are left)."""
+    comparison = await compare(VIEWS[view], progress=True)
+    print("\n".join(report(comparison, show)))
+    if apply and comparison.different:
+        await _prepare()
+        repaired = len(comparison.different)
+        comparison = await send_repairs(comparison)
+        print(f"applied: {keys(repaired - len(comparison.different))} repaired, "
+              f"{len(comparison.different):,} not (changed meanwhile: rebuild again)")
+    elif comparison.different:
+        print("run again with --apply to write the rebuilt values")
+    if comparison.different:
+        raise SystemExit(1)
+
+
+@app.command()
+async def check(self) -> None:
+    """For each view with a source of truth on the log, the keys where the live table and the
+    log's answer differ; exit 1 on any difference."""
+    found = 0
+    for view in VIEWS.values():
+        comparison = await compare(view, progress=True)
+        found += len(comparison.different)
+        print("\n".join(report(comparison, show=5)))
+    print("consistent" if not found else f"{keys(found)} differ: see `faust -A app rebuild VIEW`")
+    if found:
         raise SystemExit(1)
 
 

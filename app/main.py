@@ -83,6 +83,8 @@ def create_app(settings: Settings) -> OrdersApp:
         store="budgeted-rocksdb://",
         # Raw keys and values, and long-poll waiters woken by table writes.
         Table="app.framework.table:Table",
+        # Changelogs restored a fetched batch at a time (app/framework/recovery.py).
+        TableManager="app.framework.recovery:TableManager",
         # No terminal spinner: it turns on every library's debug logging (app/framework/worker.py).
         Worker="app.framework.worker:Worker",
         # Faust's Monitor without its per-event bookkeeping (app/framework/monitor.py).

@@ -42,6 +42,10 @@ email_retries = Counter(
     "email_delivery_retries", "SMTP attempts that failed for a reason worth retrying.",
     registry=registry,
 )
+view_repairs = Counter(
+    "view_repairs", "Keys of a view sent by `rebuild --apply`: `applied`, or `changed` since the "
+    "rebuild read them (not applied).", ["view", "outcome"], registry=registry,
+)
 unrouted_orders = Counter(
     "orders_unrouted", "Order events not routed by level: the customer's level has no topic.",
     ["level"], registry=registry,

@@ -116,7 +116,15 @@ class RegistryClient:
         return answer
 
     async def set_compatibility(self, subject: str, level: str) -> None:
-        await self._expect("PUT", f"/config/{subject}", {"compatibility": level})
+        status, answer = await self._call("PUT", f"/config/{subject}", {"compatibility": level})
+        if status == 409:
+            # Workers of a new app start together: Apicurio answers the second PUT of a
+            # subject's first rule with 409 "already exists". The rule set is what counts.
+            current = await self._expect("GET", f"/config/{subject}", absent={})
+            if current.get("compatibilityLevel", current.get("compatibility")) == level:
+                return
+        if status >= 400:
+            raise RuntimeError(f"PUT {self.url}/config/{subject}: {status} {answer}")
 
     async def latest(self, subject: str) -> tuple[int, JSON] | None:
         """The latest version's id and schema, or None for a subject without one."""

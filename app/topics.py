@@ -30,7 +30,7 @@ from app.kafka_clients import client_options
 from app.main import app, settings
 from models.records import (
     CUSTOMER_LEVELS, Customer, Email, Order, OrderBurst, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
-    Payment, PlaceOrder, StockEvent, WarehouseStock,
+    Payment, PlaceOrder, StockEvent, ViewRepair, WarehouseStock,
 )
 
 
@@ -91,6 +91,9 @@ paid_orders_by_customer = _topic("paid-orders-by-customer", list[PaidOrder])
 #: email service's `emails_sent` (compacted): keyed by order id, in the partition of the order's
 #: customer, where the service keeps it.
 emails = _topic("emails", Email, config=COMPACTED)
+#: Rebuilt values of a view's keys, keyed by the table key, from `faust -A app rebuild VIEW
+#: --apply` to the key's owner (app/rebuild.py, agents/repairs.py).
+view_repairs = _topic("view-repairs", ViewRepair)
 #: OrderBurst alerts by customer id: more than BURST_MIN_ORDERS orders in a window of event time
 #: (agents/bursts.py); a later record for the same window has a higher count.
 order_bursts = _topic("order-bursts", OrderBurst)
@@ -107,7 +110,7 @@ customer_loader_checkpoints = _topic(
 INPUTS = [
     order_requests, orders, order_validations, orders_by_customer, orders_by_product,
     order_deadlines, customers, legacy_customers, warehouse_inventory, payments,
-    payments_by_order, paid_orders_by_customer,
+    payments_by_order, paid_orders_by_customer, view_repairs,
 ]
 
 #: Each input topic's `<topic>-dead-letters`, by the input's base name: its records that could not be decoded or processed

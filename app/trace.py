@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app import topics
 from app.kafka_clients import client_options
+from app.logs import read_to_end
 from app.partitioning import partition_of
 from app.schemas import Unreadable, unframe
 from app.settings import Settings
@@ -40,20 +41,7 @@ async def read_partitions(
     settings: Settings, partitions: list[TopicPartition],
 ) -> list[ConsumerRecord]:
     """Every record of `partitions`, from the beginning to the end they have now."""
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord] = []
-        # Positions, not offsets of records seen: compaction and transaction markers leave gaps.
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(*partitions, timeout_ms=1000)
-            records += [record for batch in batches.values() for record in batch]
-        return records
-    finally:
-        await consumer.stop()
+    return [record async for batch in read_to_end(settings, partitions) for record in batch]
 
 
 async def find_record(

@@ -56,6 +56,16 @@ async def run(bootstrap: str, registry_url: str, root: Path, keys: int, tail: in
     await recovery.check_restored(worker, keys + tail)
     worker.stop()
 
+    three = recovery.BenchApp(bootstrap, registry_url, root)
+    await recovery.fill_changelog(three, "order_states", range(tail))
+    workers = [three.worker(f"k{n}", free_port()) for n in range(3)]
+    print(f"one of 3 workers SIGKILLed ({tail:,} keys, standbys on) ...", flush=True)
+    try:
+        figures["served_again_s"] = await recovery.served_again_after_kill(three, tail, workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+
     for count in (1, 2):
         app = recovery.BenchApp(bootstrap, registry_url, root)
         workers = [app.worker(f"w{n}", free_port()) for n in range(count)]
@@ -80,6 +90,8 @@ def recovery_report(figures: dict, command: str) -> str:
          f"{figures['warm_ready_s']:.1f} s to ready; restore {warm:.1f} s = "
          f"{figures['tail'] / warm:,.0f} records/s" if warm
          else f"{figures['warm_ready_s']:.1f} s to ready; no changelog left to read"),
+        (f"served again after a SIGKILL (3 workers, standbys on, {figures['tail']:,} keys)",
+         f"{figures['served_again_s']:.1f} s (SESSION_TIMEOUT_S {Settings.from_env().session_timeout_s})"),
         (f"worker RSS with {keys:,} keys", f"{figures['restored_rss_mb']:.0f} MiB "
          f"(idle worker {figures['idle_rss_mb']:.0f} MiB)"),
         ("worker memory per 1,000,000 keys", f"{grown * per_million:.0f} MiB"),

@@ -34,6 +34,8 @@ from app.partitioning import partition_of
 from app.processes import WorkerProcess
 from app.schemas import Schemas
 from bench import load, watch
+from models.records import Order, OrderState
+from models.state import OrderRecord
 
 PARTITIONS = 4
 _LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
@@ -198,3 +200,63 @@ async def check_restored(worker: WorkerProcess, keys: int, samples: int = 200) -
             async with http.get(url, params={"timeout": 0}) as response:
                 if response.status != 200:
                     raise RuntimeError(f"{url} answered {response.status} after the restore")
+
+
+async def served_again_after_kill(app: BenchApp, keys: int, workers: list[WorkerProcess],
+                                  samples_per_partition: int = 5) -> float:
+    """Seconds from SIGKILLing one of `workers` (they share an app whose `order_states` holds
+    `keys` orders, standbys on) until the others serve a sample of the keys it owned."""
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.wait_healthy(timeout=1800)
+    async with aiohttp.ClientSession() as http:
+        victim, owned = await _settled_owner(http, workers, app)
+        survivors = [worker for worker in workers if worker is not victim]
+        sample = [f"order-{n:08d}" for n in range(keys)
+                  if partition_of(f"order-{n:08d}", PARTITIONS) in owned]
+        sample = [key for p in owned for key in [k for k in sample
+                  if partition_of(k, PARTITIONS) == p][:samples_per_partition]]
+        victim.kill()
+        killed = time.monotonic()
+        pending, answers = set(sample), {}
+        while pending:
+            for key in list(pending):
+                url = f"{survivors[len(pending) % len(survivors)].url}/v1/orders/{key}"
+                try:
+                    async with http.get(url, params={"timeout": 0}) as response:
+                        answers[key] = (response.status, (await response.text())[:300])
+                        if response.status == 200:
+                            pending.discard(key)
+                except aiohttp.ClientError as error:
+                    answers[key] = repr(error)
+            if time.monotonic() - killed > 300:
+                health = [await _get_json(http, f"{worker.url}/health") for worker in survivors]
+                raise RuntimeError(
+                    f"keys of the killed worker (partitions {sorted(owned)}) not served after "
+                    "300 s: " + "; ".join(f"{key}: {answers.get(key)}" for key in pending)
+                    + f"; the others' /health: {health}")
+            await asyncio.sleep(0.1)
+        return time.monotonic() - killed
+
+
+async def _get_json(http: aiohttp.ClientSession, url: str) -> dict:
+    async with http.get(url) as response:
+        return await response.json()
+
+
+async def _settled_owner(http: aiohttp.ClientSession, workers: list[WorkerProcess],
+                        app: BenchApp) -> tuple[WorkerProcess, set[int]]:
+    """Once every partition of `orders` has an owner among `workers`: one that owns some, and
+    which. (With more workers than a fair share of partitions, one worker has only standbys.)"""
+    prefix = f"{app.topic('orders')}["
+    for _ in range(600):
+        owned = []
+        for worker in workers:
+            assignment = (await _get_json(http, f"{worker.url}/health")).get("assignment", [])
+            owned.append({int(tp[len(prefix):-1]) for tp in assignment if tp.startswith(prefix)})
+        if sorted(p for parts in owned for p in parts) == list(range(PARTITIONS)):
+            await asyncio.sleep(5)  # the standbys catch up
+            return next((w, parts) for w, parts in zip(workers, owned) if parts)
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the partitions of `orders` had no owner each after 300 s")

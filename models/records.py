@@ -214,3 +214,13 @@ def encode_batch(items: list[bytes]) -> bytes:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class ViewRepair(Record):
+    """A key's rebuilt value for a view (`view-repairs`, keyed by the table key), sent by
+    `faust -A app rebuild VIEW --apply` (app/rebuild.py). The key's owner writes `value` only if
+    the view's part of its table still is `expected` (None: the key absent or deleted)."""
+
+    view: str
+    expected: dict | None = None
+    value: dict | None = None

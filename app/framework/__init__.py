@@ -20,6 +20,9 @@ Each module says at its top why it exists. In short, with what would let it go:
   minutes for a leader). Goes when aiokafka backs off there and tracks topics itself.
 - `table.py`: the write-behind table (one changelog record per key and commit, reads through an
   in-memory overlay, long-poll waiters). Goes if Faust gets write-behind tables.
+- `recovery.py`: changelog records restored a fetched batch at a time, in one RocksDB write
+  with their offset (Faust's recovery decodes, queues and times each record: ~100 µs each, a
+  cold restore at 10,000 records/s). Goes if Faust's recovery gets batched.
 - `store.py`: every table's RocksDB inside one memory budget (Faust's defaults are ~2.5 GiB of
   caches per database). Goes when Faust's store takes a shared cache and write buffer manager.
 - `outputs.py`: agents' sends straight to aiokafka, batched for internal topics (Faust's

@@ -204,6 +204,15 @@ class Consumer(faust_aiokafka.Consumer):
     #: Seeks so far: a fetched batch handed out across a seek is given up (read again after it).
     _seeks = 0
 
+    async def _wait_next_records(self, timeout: float) -> tuple[Optional[RecordMap], Optional[Set[TP]]]:
+        records, active_partitions = await super()._wait_next_records(timeout)
+        if records:  # changelog records go to the stores a batch at a time, never one by one
+            changelogs = self.app.tables.changelog_topics
+            fetched = {tp: records.pop(tp) for tp in [tp for tp in records if tp.topic in changelogs]}
+            if fetched:
+                self.app.tables.recovery.restore_fetched(fetched)
+        return records, active_partitions
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -267,7 +276,6 @@ class Consumer(faust_aiokafka.Consumer):
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                changelogs = self.app.tables.changelog_topics
                 async with aclosing(self.getmany(timeout=1.0)) as fetched:
                     since_yield, seeks = 0, None
                     async for tp, message in fetched:
@@ -276,9 +284,7 @@ class Consumer(faust_aiokafka.Consumer):
                         if suspended() or seeks != self._seeks:
                             break  # a rebalance began, or a seek: the rest is read again after it
                         offset, expected = message.offset, read_offset.get(tp)
-                        # A changelog is never committed, even one declared as a topic with acks
-                        # (`emails`): Faust's recovery places it and reads it to its end.
-                        acks = acks_enabled_for(message.topic) and message.topic not in changelogs
+                        acks = acks_enabled_for(message.topic)
                         if acks and committed.get(tp) is None:
                             continue  # fetched before its seek to the commit: read again after it
                         if expected is not None:

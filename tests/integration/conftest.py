@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from app.broker import BrokerError, LocalBroker, Secured, free_port, free_port_pair
 from app.connect import LocalConnect
 from app.postgres import LocalPostgres
-from app.processes import WorkerProcess
+from app.processes import WorkerProcess, faust_command
 from app.registry import LocalRegistry
 from app.schemas import unframe
 from app.settings import Settings
@@ -291,6 +292,18 @@ def placed(order: dict) -> dict:
 
 def unique(prefix: str = "order") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def run_command(worker: WorkerProcess, *args: str) -> subprocess.CompletedProcess:
+    """`faust -A app <args>` with `worker`'s settings (its app, its broker), output captured."""
+    return await asyncio.to_thread(subprocess.run, faust_command(*args), env=worker.environment,
+                                   capture_output=True, text=True, timeout=600)
+
+
+async def assert_views_consistent(worker: WorkerProcess) -> None:
+    """`faust -A app check`: every view rebuilt from the log equals its live table."""
+    checked = await run_command(worker, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def eventually(check, timeout: float = 30.0, interval: float = 0.2):

@@ -13,7 +13,9 @@ from collections import defaultdict
 from app.broker import LocalBroker, free_port_pair
 from app.settings import Settings
 from tests.integration.api import new_customer, new_product, outcome, place, set_stock
-from tests.integration.conftest import Kafka, OrdersApp, eventually, unique
+from tests.integration.conftest import (
+    Kafka, OrdersApp, assert_views_consistent, eventually, unique,
+)
 
 ORDERS = 160
 RATE_PER_S = 10
@@ -91,3 +93,4 @@ async def _stream_orders_through_a_restart(app: OrdersApp, broker: LocalBroker, 
 
     late = await place(http, url, product=product, customer=customer)
     assert (await outcome(http, url, late))["state"] == "VALIDATED"
+    await assert_views_consistent(worker)  # every view equals what its source topic says

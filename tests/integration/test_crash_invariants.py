@@ -26,7 +26,9 @@ import pytest
 from app.settings import Settings
 from app.trace import trace_order
 from tests.integration.api import inventory, new_product, pay, put_customer, set_stock
-from tests.integration.conftest import eventually, eventually_nothing_wrong, unique
+from tests.integration.conftest import (
+    assert_views_consistent, eventually, eventually_nothing_wrong, unique,
+)
 
 ORDERS = 300
 RATE_PER_S = 12
@@ -181,3 +183,4 @@ async def test_a_worker_killed_under_load_loses_nothing_and_doubles_nothing(
     sent = await eventually(emails_per_order, timeout=60, interval=1)
     assert max(sent.values()) == 1, [i for i, count in sent.items() if count > 1]
     assert set(sent) <= {i for i, order in terminal.items() if order["state"] == "VALIDATED"}
+    await assert_views_consistent(steady)  # every view equals what its source topic says

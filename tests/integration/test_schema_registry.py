@@ -17,7 +17,7 @@ from app import topics
 from app.broker import free_port_pair
 from app.processes import faust_command
 from app.registry import LocalRegistry
-from app.schemas import CONTENT_TYPE
+from app.schemas import CONTENT_TYPE, RegistryClient
 from app.settings import Settings
 from models.records import Order
 from models.schemas import json_schema
@@ -52,6 +52,18 @@ async def test_every_topic_has_a_subject_with_backward_compatibility(orders_app,
     for subject in mine:
         status, config = await call(http, "GET", f"{registry}/config/{orders_app.topic_prefix}{subject}")
         assert status == 200 and config["compatibilityLevel"] == "BACKWARD", (subject, config)
+
+
+async def test_workers_of_a_new_app_setting_a_subjects_compatibility_at_once_all_succeed(registry):
+    # Three workers of a new app started together: Apicurio answered all but the first PUT of
+    # the subject's rule with 409 "already exists", and those workers exited.
+    subject = f"together-{time.time_ns()}-value"
+    clients = [RegistryClient(registry) for _ in range(5)]
+    try:
+        await asyncio.gather(*(c.set_compatibility(subject, "BACKWARD") for c in clients))
+    finally:
+        for client in clients:
+            await client.close()
 
 
 async def test_an_order_is_framed_with_an_id_the_registry_resolves_to_its_schema(

@@ -4,6 +4,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from faust.transport import consumer as faust_consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
@@ -192,23 +193,23 @@ async def test_a_batch_fetched_before_a_seek_is_given_up_at_the_seek():
     assert consumer._read_offset[tp] == 19
 
 
-async def test_a_changelog_declared_as_a_topic_with_acks_is_handed_out_before_any_seek(monkeypatch):
-    # `emails` is the changelog of `emails_sent` and a topic of the registry (acks on): Faust's
-    # recovery reads it without a seek to a commit, and it hung when its records were held back.
-    emails = TP(topics.emails.get_topic_name(), 1)
-    monkeypatch.setattr(app.topics, "_acking_topics", {emails.topic})
+async def test_changelog_records_go_to_the_recovery_a_fetch_at_a_time_and_never_to_the_streams(
+    monkeypatch,
+):
+    # `emails` is the changelog of `emails_sent` and a topic of the registry (acks on): it is
+    # restored like any changelog, not handed to the streams record by record.
+    emails, payments = TP(topics.emails.get_topic_name(), 1), payments_partition()
     monkeypatch.setattr(type(app.tables), "changelog_topics", property(lambda tables: {emails.topic}))
-    handed = []
+    fetched = {emails: [Record(emails, 7), Record(emails, 8)], payments: [Record(payments, 3)]}
 
-    async def deliver(message):
-        handed.append(message.offset)
+    async def fetch(self, timeout):
+        return dict(fetched), {emails, payments}
 
-    consumer = a_consumer(deliver)
-    fetching(consumer, (emails, 7), (emails, 8))
+    monkeypatch.setattr(faust_consumer.Consumer, "_wait_next_records", fetch)
+    restored = []
+    monkeypatch.setattr(app.tables.recovery, "restore_fetched", restored.append)
 
-    async def handed_8():
-        while 8 not in handed:
-            await asyncio.sleep(0.01)
+    records, active = await a_consumer()._wait_next_records(1.0)
 
-    await drain_until(consumer, handed_8)
-    assert handed == [7, 8]
+    assert records == {payments: fetched[payments]}
+    assert restored == [{emails: fetched[emails]}]
