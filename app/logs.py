@@ -48,15 +48,16 @@ async def read_to_end(
             if what and time.monotonic() - said >= PROGRESS_EVERY_S:
                 said = time.monotonic()
                 remaining = sum([max(0, end[tp] - await consumer.position(tp)) for tp in partitions])
-                print(progress(what, total - remaining, total, said - started),
+                print(progress(f"reading {what}", total - remaining, total, said - started),
                       file=sys.stderr, flush=True)
     finally:
         await consumer.stop()
 
 
 def progress(what: str, done: int, total: int, elapsed_s: float) -> str:
-    """`reading orders: 412,000 of 1,000,000 records after 5 s, about 7 s left`."""
-    line = f"reading {what}: {done:,} of {total:,} records after {elapsed_s:.0f} s"
+    """`reading orders: 412,000 of 1,000,000 records after 5 s, about 7 s left` (`what`:
+    "reading orders")."""
+    line = f"{what}: {done:,} of {total:,} records after {elapsed_s:.0f} s"
     if 0 < done < total:
         line += f", about {elapsed_s * (total - done) / done:.0f} s left"
     return line

@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app import topics
 from app.kafka_clients import options_for
+from app.logs import progress
 from app.partitioning import partition_of
 from app.processes import WorkerProcess
 from app.schemas import Schemas
@@ -140,9 +141,13 @@ async def fill_changelog(app: BenchApp, table: str, keys: range) -> float:
     producer = AIOKafkaProducer(**options_for(app.bootstrap), acks=1, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
-    started = time.monotonic()
+    started = said = time.monotonic()
     try:
-        for n in keys:
+        for done, n in enumerate(keys):
+            if time.monotonic() - said >= 5:
+                said = time.monotonic()
+                print(progress(f"writing {changelog}", done, len(keys), said - started),
+                      flush=True)
             order_id = f"order-{n:08d}"
             await producer.send(
                 changelog, key=order_id.encode(), partition=partition_of(order_id, PARTITIONS),
