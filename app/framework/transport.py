@@ -17,6 +17,10 @@ offsets first): here the barrier and a commit run before that, and the writes of
 in flight then belong to input that will be processed again: they are dropped, and the new owner
 starts from the changelog.
 
+**Changelog records.** Each fetch's records of changelog partitions are taken out before
+anything looks at them one by one and written to the tables' stores a partition's batch at a
+time (app/framework/recovery.py): they never reach the streams or the drain loop below.
+
 **Topics missing from the metadata.** A worker subscribes right after it creates the changelog
 topics of a new app. aiokafka's metadata can still lack a topic created a moment before (the broker
 had not published it yet), and aiokafka asks again only every 5 minutes (`metadata_max_age_ms`):
