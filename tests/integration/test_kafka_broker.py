@@ -28,11 +28,15 @@ def test_the_broker_reports_kafka_4_3_features_and_version(kafka):
 
 async def test_aiokafka_produces_and_consumes_through_a_group(orders_app, http):
     """A faust worker's group consumes what another client produced (POST -> order-requests)."""
-    from tests.integration.conftest import unique
+    from tests.integration.conftest import eventually, unique
 
     order_id = unique()
     body = {"id": order_id, "customerId": 1, "product": "JUMPERS", "quantity": 1, "price": 2.5}
     async with http.post(f"{orders_app.workers[0].url}/v1/orders", json=body) as response:
         assert response.status == 201
-    records = await orders_app.read_topic("orders")
-    assert order_id.encode() in [key for key, _ in records]
+
+    # A 201 means the order is accepted; its CREATED event follows on `orders` a moment later.
+    async def on_orders() -> bool:
+        return order_id.encode() in [key for key, _ in await orders_app.read_topic("orders")]
+
+    await eventually(on_orders, timeout=30)
