@@ -1,9 +1,13 @@
-"""The local Apache Kafka broker: real Kafka 4.3.1 (KRaft, one node) run from Maven Central jars.
+"""The local Apache Kafka broker: real Kafka 4.3.1 (KRaft) run from Maven Central jars.
 
 One owner for `make run`, the test session and the benchmark:
 - `fetch_jars()` copies the broker's runtime classpath into a cache outside git, once;
 - `LocalBroker` formats its storage, starts `kafka.Kafka`, waits until it serves, and stops it
-  (the JVM also dies with the Python process that started it: no orphan JVM).
+  (the JVM also dies with the Python process that started it: no orphan JVM);
+- `LocalCluster` (KAFKA_BROKERS=3) runs three of them as one replicated cluster. Each node is
+  broker and controller, the three controllers one static quorum: any one node can be lost and
+  the other two still elect a controller and hold two replicas of every partition, with three
+  JVMs on the machine (a separate controller would make four and still not outlive its loss).
 
 When KAFKA_BOOTSTRAP is set nothing here is started: callers use that cluster.
 
@@ -20,9 +24,10 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 from pathlib import Path
 
 from app.processes import LocalServer, fetch_or_serve, maven_classpath, tail
@@ -111,11 +116,19 @@ class Secured:
 
 
 class LocalBroker(LocalServer):
-    """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1."""
+    """One Kafka node (broker and controller) on 127.0.0.1:port, its controller on port + 1.
+
+    Alone, it forms its own controller quorum. In a cluster, `voters` maps each node's id to its
+    port (its controller on the next), every node is formatted with the same `cluster_id`, and
+    Kafka's internal topics get 3 replicas (min ISR 2) as on any production cluster."""
 
     def __init__(self, *, port: int, data_dir: Path, cache_dir: Path, heap_mb: int = 768,
-                 secured: Secured | None = None) -> None:
+                 secured: Secured | None = None, node_id: int = 1,
+                 voters: dict[int, int] | None = None, cluster_id: str | None = None) -> None:
         self.secured = secured
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
         self.port = port
         self.controller_port = port + 1
         self.data_dir = data_dir.absolute()
@@ -148,21 +161,16 @@ class LocalBroker(LocalServer):
         controller = f"127.0.0.1:{self.controller_port}"
         return {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": controller,
+            "node.id": str(self.node_id),
+            **self._quorum_properties(),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://{controller}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://{controller}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir / "logs"),
-            # One node: every internal topic has one replica.
-            "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "8",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
             "transaction.state.log.num.partitions": "8",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            **self._internal_topic_properties(),
             "group.initial.rebalance.delay.ms": "0",
             # The app declares every topic with its partition count; a write to an undeclared
             # topic is a bug we want to see, not a topic created with the wrong partitions.
@@ -170,6 +178,23 @@ class LocalBroker(LocalServer):
             # The log cleaner's default 128 MiB dedupe buffer is too much for a small heap.
             "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
             **(self._secured_properties() if self.secured else {}),
+        }
+
+    def _quorum_properties(self) -> dict[str, str]:
+        if self.voters is None:
+            return {"controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}"}
+        return {"controller.quorum.voters": ",".join(
+            f"{node}@127.0.0.1:{port + 1}" for node, port in sorted(self.voters.items()))}
+
+    def _internal_topic_properties(self) -> dict[str, str]:
+        replicas = "1" if self.voters is None else str(min(3, len(self.voters)))
+        min_isr = "1" if self.voters is None else str(min(2, len(self.voters)))
+        return {
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
         }
 
     def _secured_properties(self) -> dict[str, str]:
@@ -215,8 +240,10 @@ class LocalBroker(LocalServer):
             argument for name, password in self.secured.users.items()
             for argument in ("--add-scram", f"{Secured.MECHANISM}=[name={name},password={password}]")
         ]
+        # A static quorum (`controller.quorum.voters`) is formatted without --standalone.
+        quorum = ["--standalone"] if self.voters is None else []
         command = self._java(
-            "kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id(),
+            "kafka.tools.StorageTool", "format", *quorum, "-t", self.cluster_id or new_cluster_id(),
             "-c", str(config), *users,
         )
         result = subprocess.run(command, capture_output=True, text=True)
@@ -225,6 +252,12 @@ class LocalBroker(LocalServer):
 
     def start(self, timeout: float = 60.0) -> LocalBroker:
         """Format storage if new, start the JVM, and return once the broker serves clients."""
+        self.launch(lambda: self.wait_until_serving(timeout))
+        return self
+
+    def launch(self, wait_until_up: Callable[[], None] = lambda: None) -> None:
+        """Format storage if new and start the JVM; then `wait_until_up()` (a node of a cluster
+        serves only once a majority of the quorum runs: its nodes are launched first)."""
         if port_is_open(self.port) or port_is_open(self.controller_port):
             raise BrokerError(
                 f"port {self.port} or {self.controller_port} is taken: is another broker running? "
@@ -233,18 +266,18 @@ class LocalBroker(LocalServer):
         config = self._write_config()
         self._format_storage(config)
         command = self._java("kafka.Kafka", str(config), heap=f"{self.heap_mb}m")
-        self._launch(command, self.log_file, lambda: self._wait_until_serving(timeout))
-        return self
+        # The log is appended to: this run's lines start here.
+        self._log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+        self._launch(command, self.log_file, wait_until_up)
 
-    def _wait_until_serving(self, timeout: float) -> None:
+    def wait_until_serving(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BrokerError(
                     f"the broker exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            started = READY_LINE in self.log_file.read_text(errors="replace")[offset:]
+            started = READY_LINE in self.log_file.read_text(errors="replace")[self._log_start:]
             if started and port_is_open(self.port):
                 return
             time.sleep(0.2)
@@ -274,9 +307,79 @@ class LocalBroker(LocalServer):
             raise BrokerError(f"ACLs for {principal} not set:\n{result.stdout}{result.stderr}")
 
 
+class LocalCluster(LocalServer):
+    """`len(ports)` Kafka nodes (each broker and controller) as one cluster: node n (from 1)
+    serves on `ports[n - 1]`, its controller on the next port, its data and `broker.log` in
+    `data_dir/node-n`."""
+
+    def __init__(self, *, ports: list[int], data_dir: Path, cache_dir: Path,
+                 heap_mb: int = 768) -> None:
+        self.data_dir = data_dir.absolute()
+        voters = {node: port for node, port in enumerate(ports, start=1)}
+        cluster_id = self._cluster_id()
+        self.nodes = [
+            LocalBroker(port=port, data_dir=self.data_dir / f"node-{node}", cache_dir=cache_dir,
+                        heap_mb=heap_mb, node_id=node, voters=voters, cluster_id=cluster_id)
+            for node, port in voters.items()
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalCluster:
+        return cls(ports=settings.local_broker_ports, data_dir=settings.broker_dir,
+                   cache_dir=settings.kafka_cache_dir, heap_mb=settings.kafka_heap_mb)
+
+    def _cluster_id(self) -> str:
+        """The cluster's id: kept beside the nodes, so a restart finds the cluster it formatted."""
+        saved = self.data_dir / "cluster.id"
+        if not saved.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            saved.write_text(new_cluster_id())
+        return saved.read_text().strip()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def log_file(self) -> Path:
+        """Where the nodes' logs are (one `broker.log` in each node's folder)."""
+        return self.data_dir / "node-*" / "broker.log"
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The first node's JVM while every node runs (what `python -m app.broker run` waits on)."""
+        if any(node.process is None for node in self.nodes):
+            return None
+        return self.nodes[0].process
+
+    def start(self, timeout: float = 90.0) -> LocalCluster:
+        """Start every node, then return once each serves clients."""
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait_until_serving(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        # All at once: a node stopped after the others would wait for a controller majority.
+        with ThreadPoolExecutor(len(self.nodes)) as stopping:
+            list(stopping.map(lambda node: node.stop(timeout), self.nodes))
+
+
+def local_kafka(settings: Settings) -> LocalBroker | LocalCluster:
+    """The local broker, or with KAFKA_BROKERS > 1 the local cluster."""
+    if settings.kafka_brokers > 1:
+        return LocalCluster.from_settings(settings)
+    return LocalBroker.from_settings(settings)
+
+
 def main(argv: list[str]) -> int:
     return fetch_or_serve(
-        argv, "app.broker", fetch_jars, LocalBroker.from_settings,
+        argv, "app.broker", fetch_jars, local_kafka,
         f"Kafka {KAFKA_VERSION} serving on {{server.bootstrap_servers}}; Ctrl-C stops it",
     )
 

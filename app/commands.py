@@ -12,7 +12,9 @@ from faust.cli import argument, option
 
 from app import customers_loader, topics
 from app.demo import DEMO_STOCK, make_demo_database
+from app.framework.worker import EXIT_KAFKA_REFUSED
 from app.main import app, settings
+from app.replication import UnderReplicated
 from app.schemas import RegistryUnavailable, TopicSchema
 from app.rebuild import VIEWS, compare, keys, report, send_repairs
 from app.trace import trace_order
@@ -41,7 +43,11 @@ async def load_customers(self, database: Path) -> None:
 
 async def _prepare() -> None:
     """What a worker does before it writes: the topics, the schemas (records carry their ids)."""
-    await topics.create_topics()
+    try:
+        await topics.create_topics()
+    except UnderReplicated as refused:
+        print(f"faust-orders: {refused}", file=sys.stderr)
+        raise SystemExit(EXIT_KAFKA_REFUSED) from None
     await app.schemas.register()
 
 

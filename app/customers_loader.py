@@ -67,7 +67,7 @@ async def load_customers(database: Path, settings: Settings, schemas: Schemas) -
     source = str(database.absolute())
     since = await read_checkpoint(source, settings)
     rows = changed_rows(database, since)
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         published = skipped = 0

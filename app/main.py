@@ -49,10 +49,7 @@ class OrdersApp(faust.App):
         # Faust makes the data dir without its parents: a new DATA_DIR would crash the worker.
         self.settings.worker_dir.mkdir(parents=True, exist_ok=True)
         await super().on_first_start()
-        from app.topics import create_topics  # the registry imports this module
-
-        await create_topics()
-        # Before any agent writes: records are framed with the ids (app/schemas.py).
+        # The worker has created the topics (app/framework/worker.py). Before any agent writes: records are framed with the ids (app/schemas.py).
         await self.schemas.register()
 
     async def on_stop(self) -> None:
@@ -90,6 +87,7 @@ def create_app(settings: Settings) -> OrdersApp:
         # Faust's Monitor without its per-event bookkeeping (app/framework/monitor.py).
         Monitor="app.framework.monitor:Monitor",
         topic_partitions=settings.topic_partitions,
+        # Until create_topics has asked the cluster (app/replication.py); it creates every topic.
         topic_replication_factor=1,
         # Values are our own JSON records; agents decode them (undecodable ones go to dead letters).
         key_serializer="raw",

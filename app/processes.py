@@ -28,7 +28,8 @@ from app.settings import Settings
 
 def die_with_parent(signal_number: int = signal.SIGTERM) -> None:  # pragma: no cover - in the child
     """Ask Linux to send this child `signal_number` when the process that started it dies, even
-    by SIGKILL."""
+    by SIGKILL. Linux sends it when the *thread* that started the child ends: start children
+    from a thread that lives as long as they should (not from a pool's thread)."""
     os.setsid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -113,6 +114,11 @@ class LocalServer:
         """A clean shutdown first, SIGKILL if it does not finish in time."""
         process, self.process = self.process, None
         stop_process(process, timeout, self.stop_signal)
+
+    def kill(self) -> None:
+        """SIGKILL: the server is gone at once, as in a crash or a lost machine."""
+        process, self.process = self.process, None
+        stop_process(process, stop_signal=signal.SIGKILL)
 
     def __enter__(self) -> "LocalServer":
         return self.start()

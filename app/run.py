@@ -1,5 +1,6 @@
-"""`make run`: the local broker (unless KAFKA_BOOTSTRAP is set), the local schema registry
-(unless SCHEMA_REGISTRY_URL is set), one worker, the demo data.
+"""`make run`: the local broker (unless KAFKA_BOOTSTRAP is set; with KAFKA_BROKERS=3, a local
+cluster of three), the local schema registry (unless SCHEMA_REGISTRY_URL is set), one worker,
+the demo data.
 
 `make run-connect` (`python -m app.run --connect`) adds the legacy database and Kafka Connect:
 the local PostgreSQL (unless DATABASE_URL is set) with the demo customers, the local Connect
@@ -15,7 +16,7 @@ import signal
 import subprocess
 import sys
 
-from app.broker import LocalBroker
+from app.broker import local_kafka
 from app.processes import LocalServer, WorkerProcess, faust_command
 from app.registry import LocalRegistry
 from app.settings import Settings
@@ -29,8 +30,8 @@ def main(argv: list[str]) -> int:
     worker = None
     try:
         if settings.kafka_bootstrap is None:
-            broker = LocalBroker.from_settings(settings)
-            _start(servers, broker, f"Apache Kafka on {broker.bootstrap_servers}")
+            kafka = local_kafka(settings)
+            _start(servers, kafka, f"Apache Kafka on {kafka.bootstrap_servers}")
         if settings.schema_registry_url is None:
             registry = LocalRegistry.from_settings(settings)
             _start(servers, registry, f"the schema registry on {registry.url}")

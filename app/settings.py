@@ -26,8 +26,20 @@ class Settings:
     kafka_bootstrap: str | None = None
     #: Port of the local broker that `make run` and the tests start when KAFKA_BOOTSTRAP is unset.
     kafka_port: int = 9092
-    #: Heap of the local broker's JVM.
+    #: Heap of the local broker's JVM (of each, with KAFKA_BROKERS > 1).
     kafka_heap_mb: int = 768
+    #: Nodes of the local cluster: 1, or 3 (a replicated cluster on this machine: node n serves
+    #: on KAFKA_PORT + 2n, its controller on the next port; app/broker.py).
+    kafka_brokers: int = 1
+    #: Replicas of every topic the app creates, changelogs included; capped at the number of
+    #: brokers the cluster reports (app/replication.py).
+    topic_replication_factor: int = 3
+    #: `min.insync.replicas` of every topic the app creates; 0: 2 when the replication factor
+    #: is 3 or more, else 1.
+    topic_min_insync_replicas: int = 0
+    #: Start even when an existing topic has fewer replicas than the replication factor (it is
+    #: logged); otherwise the worker refuses to start.
+    allow_under_replicated_topics: bool = False
     #: How every client of this project talks to Kafka (app/kafka_clients.py): PLAINTEXT, SSL,
     #: SASL_PLAINTEXT or SASL_SSL.
     kafka_security_protocol: str = "PLAINTEXT"
@@ -150,6 +162,15 @@ class Settings:
                                     "KAFKA_SASL_PASSWORD")
         if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
             raise SettingsError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        if self.kafka_brokers not in (1, 3):
+            # Three nodes are the smallest quorum that outlives a node; two would not.
+            raise SettingsError(f"KAFKA_BROKERS={self.kafka_brokers}: 1 or 3")
+        if self.topic_replication_factor < 1:
+            raise SettingsError("TOPIC_REPLICATION_FACTOR must be at least 1")
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise SettingsError(
+                f"TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} is more than "
+                f"TOPIC_REPLICATION_FACTOR={self.topic_replication_factor}: no write could succeed")
 
     @property
     def kafka_uses_ssl(self) -> bool:
@@ -169,7 +190,13 @@ class Settings:
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        return self.kafka_bootstrap or ",".join(
+            f"127.0.0.1:{port}" for port in self.local_broker_ports)
+
+    @property
+    def local_broker_ports(self) -> list[int]:
+        """The client port of each node of the local cluster (its controller: the next port)."""
+        return [self.kafka_port + 2 * node for node in range(self.kafka_brokers)]
 
     @property
     def registry_url(self) -> str:
@@ -204,8 +231,15 @@ def local_registry_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/apis/ccompat/v7"
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 def _parse(name: str, type_name: str, raw: str) -> object:
     try:
+        if type_name == "bool":
+            if raw.lower() not in BOOLEANS:
+                raise ValueError(f"one of {', '.join(BOOLEANS)}")
+            return BOOLEANS[raw.lower()]
         if "int" in type_name or "float" in type_name:
             value = (int if "int" in type_name else float)(raw)
             if value < 0:

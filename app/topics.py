@@ -21,6 +21,7 @@ Nobody else calls `app.topic()`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,11 +29,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from app.framework.handle import TopicHandle
 from app.kafka_clients import client_options
 from app.main import app, settings
+from app.replication import Replication, UnderReplicated, plan, refusal, under_replicated
 from models.records import (
     CUSTOMER_LEVELS, Customer, Email, Order, OrderBurst, OrderEnriched, OrderEvent, OrderValidation, PaidOrder,
     Payment, PlaceOrder, StockEvent, ViewRepair, WarehouseStock,
 )
 
+log = logging.getLogger(__name__)
 
 #: For topics where only the latest value per key matters.
 COMPACTED = {"cleanup.policy": "compact"}
@@ -128,8 +131,14 @@ ALL = [
 ]
 
 
-async def create_topics(timeout: float = 30.0) -> None:
-    """Create the registry's missing topics and wait until the broker lists them all.
+async def create_topics(timeout: float = 30.0) -> Replication:
+    """Create the app's missing topics with the cluster's replication (app/replication.py) and
+    wait until the broker lists them all; returns that replication.
+
+    The app's topics are the registry's, the tables' changelogs and Faust's leader topic: all
+    are created here, so Faust finds them made and none is left with its defaults. An existing
+    one with fewer replicas than planned raises UnderReplicated, unless
+    ALLOW_UNDER_REPLICATED_TOPICS is set (then it is logged).
 
     Runs before a worker's consumer subscribes: a topic created while the group forms is missed
     by the first assignment and only noticed at the next metadata refresh, minutes later.
@@ -137,16 +146,23 @@ async def create_topics(timeout: float = 30.0) -> None:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
-        wanted = {topic.get_topic_name(): topic for topic in ALL}
-        missing = wanted.keys() - set(await admin.list_topics())
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(name, wanted[name].partitions, replication_factor=1,
-                             topic_configs=wanted[name].config or {})
-                    for name in missing
-                ]
-            )
+        replication = plan(settings, len((await admin.describe_cluster())["brokers"]))
+        if replication.capped_from:
+            log.warning("topics get %s", replication.describe())
+        wanted = app_topics()
+        existing = wanted.keys() & set(await admin.list_topics())
+        short = under_replicated(await _replicas(admin, existing), replication)
+        if short and not settings.allow_under_replicated_topics:
+            raise UnderReplicated(refusal(short, replication))
+        if short:
+            log.warning("starting anyway (ALLOW_UNDER_REPLICATED_TOPICS): %s",
+                        refusal(short, replication))
+        if missing := wanted.keys() - existing:
+            await admin.create_topics([
+                NewTopic(name, wanted[name][0], replication_factor=replication.factor,
+                         topic_configs={**wanted[name][1], **replication.topic_config})
+                for name in missing
+            ])
         deadline = asyncio.get_running_loop().time() + timeout
         while missing := wanted.keys() - set(await admin.list_topics()):
             if asyncio.get_running_loop().time() > deadline:
@@ -154,3 +170,27 @@ async def create_topics(timeout: float = 30.0) -> None:
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+    # For any topic Faust would still declare itself.
+    app.conf.topic_replication_factor = replication.factor
+    return replication
+
+
+def app_topics() -> dict[str, tuple[int, dict[str, str]]]:
+    """Every topic the app creates, by name: its partitions and its own config."""
+    default = app.conf.topic_partitions
+    topics = {topic.get_topic_name(): (topic.partitions, dict(topic.config or {})) for topic in ALL}
+    for table in app.tables.values():
+        # Compacted, as Faust makes the changelog of a table without windows (this app's kind).
+        changelog = table.changelog_topic
+        topics[changelog.get_topic_name()] = (
+            changelog.partitions or default, {**COMPACTED, **changelog.config})
+    topics[app._leader_assignor._leader_topic_name] = (1, {})
+    return topics
+
+
+async def _replicas(admin: AIOKafkaAdminClient, names: set[str]) -> dict[str, int]:
+    """The fewest replicas of any partition of each topic."""
+    if not names:
+        return {}
+    return {described["topic"]: min(len(p["replicas"]) for p in described["partitions"])
+            for described in await admin.describe_topics(sorted(names))}

@@ -30,6 +30,10 @@ its table has no owner: nothing recovers it, and no deadline of `open_orders` wa
 consumer asks for metadata until every subscribed topic is in it; aiokafka then sees the new
 partitions and rebalances on its own.
 
+**Idempotent producer.** Every record the worker sends (outputs, changelogs) goes with
+`acks=all` and idempotence: on a replicated cluster it is on `min.insync.replicas` brokers
+before it counts as sent, and a retried batch is not written twice.
+
 **Batched fetches.** Faust's consumer asks the broker to answer a fetch as soon as one byte is
 there. Under a steady, moderate load each answer then carries a record or two, and the worker
 spends its time sending fetch requests for every one of its ~50 partitions and decoding their
@@ -335,5 +339,13 @@ class Consumer(faust_aiokafka.Consumer):
         drop_pending(self._tables())
 
 
+class Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # Idempotent: a batch resent after a lost acknowledgement (a broker lost, a leader
+        # moved) is written once, and in order. Faust turns it on only in transactions.
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+    Producer = Producer

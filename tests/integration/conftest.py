@@ -23,7 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.broker import BrokerError, LocalBroker, Secured, free_port, free_port_pair
+from app.broker import BrokerError, LocalBroker, LocalCluster, Secured, free_port, free_port_pair
 from app.connect import LocalConnect
 from app.postgres import LocalPostgres
 from app.processes import WorkerProcess, faust_command
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items):
 @dataclass
 class Kafka:
     bootstrap: str
-    broker: LocalBroker | None  # None: an external cluster (KAFKA_BOOTSTRAP)
+    broker: LocalBroker | LocalCluster | None  # None: an external cluster (KAFKA_BOOTSTRAP)
 
 
 @pytest.fixture(scope="session")
@@ -109,20 +109,38 @@ def start_on_free_ports(tmp_path_factory, settings: Settings, attempts: int = 3,
                         secured: Secured | None = None) -> LocalBroker:
     """A started local broker; on other ports again if one was taken between the choice and the
     broker's bind (a port is only known free until someone takes it)."""
-    attempt = 1
-    while True:
-        broker = LocalBroker(
-            port=free_port_pair(),
-            data_dir=tmp_path_factory.mktemp("kafka"),
-            cache_dir=settings.kafka_cache_dir,
-            secured=secured,
-        )
+    return _started_on_free_ports(lambda: LocalBroker(
+        port=free_port_pair(), data_dir=tmp_path_factory.mktemp("kafka"),
+        cache_dir=settings.kafka_cache_dir, secured=secured), attempts)
+
+
+def start_cluster_on_free_ports(tmp_path_factory, settings: Settings, nodes: int = 3,
+                                attempts: int = 3) -> LocalCluster:
+    """A started local cluster of `nodes` nodes, as `start_on_free_ports`."""
+
+    def cluster() -> LocalCluster:
+        ports: list[int] = []
+        while len(ports) < nodes:
+            port = free_port_pair()
+            if all(abs(port - taken) > 1 for taken in ports):
+                ports.append(port)
+        return LocalCluster(ports=ports, data_dir=tmp_path_factory.mktemp("cluster"),
+                            cache_dir=settings.kafka_cache_dir, heap_mb=512)
+
+    return _started_on_free_ports(cluster, attempts)
+
+
+def _started_on_free_ports(make, attempts: int):
+    for attempt in range(1, attempts + 1):
+        server = make()
         try:
-            return broker.start()
+            return server.start()
         except BrokerError:
-            if "Address already in use" not in broker.log_file.read_text() or attempt == attempts:
+            nodes = server.nodes if isinstance(server, LocalCluster) else [server]
+            bind_failed = any("Address already in use" in node.log_file.read_text()
+                              for node in nodes if node.log_file.exists())
+            if not bind_failed or attempt == attempts:
                 raise
-        attempt += 1
 
 
 class OrdersApp:

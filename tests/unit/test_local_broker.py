@@ -3,7 +3,7 @@ from contextlib import closing
 from pathlib import Path
 
 from app.broker import (
-    LocalBroker, can_bind, fetch_jars, free_port_pair, new_cluster_id, port_is_open,
+    LocalBroker, LocalCluster, can_bind, fetch_jars, free_port_pair, new_cluster_id, port_is_open,
 )
 
 
@@ -53,3 +53,25 @@ def test_a_port_that_is_the_local_end_of_a_connection_is_not_free():
         assert not port_is_open(local_port)
         assert not can_bind(local_port)
     assert can_bind(free_port_pair() + 1)
+
+
+def test_a_cluster_is_three_nodes_in_one_static_quorum_with_replicated_internal_topics(tmp_path):
+    cluster = LocalCluster(ports=[19500, 19502, 19504], data_dir=tmp_path / "kafka",
+                           cache_dir=tmp_path / "cache")
+    assert cluster.bootstrap_servers == "127.0.0.1:19500,127.0.0.1:19502,127.0.0.1:19504"
+    props = [node.server_properties() for node in cluster.nodes]
+    assert [p["node.id"] for p in props] == ["1", "2", "3"]
+    voters = "1@127.0.0.1:19501,2@127.0.0.1:19503,3@127.0.0.1:19505"
+    assert all(p["controller.quorum.voters"] == voters for p in props)
+    assert all("controller.quorum.bootstrap.servers" not in p for p in props)
+    assert props[1]["listeners"] == "PLAINTEXT://127.0.0.1:19502,CONTROLLER://127.0.0.1:19503"
+    assert {p["log.dirs"] for p in props} == {
+        str(tmp_path / "kafka" / f"node-{n}" / "logs") for n in (1, 2, 3)}
+    assert props[0]["offsets.topic.replication.factor"] == "3"
+    assert props[0]["transaction.state.log.min.isr"] == "2"
+
+
+def test_a_cluster_keeps_its_id_across_restarts(tmp_path):
+    first = LocalCluster(ports=[19500, 19502, 19504], data_dir=tmp_path, cache_dir=tmp_path)
+    again = LocalCluster(ports=[19500, 19502, 19504], data_dir=tmp_path, cache_dir=tmp_path)
+    assert {node.cluster_id for node in first.nodes + again.nodes} == {first.nodes[0].cluster_id}

@@ -36,3 +36,23 @@ def test_an_explicit_canonical_url_wins_over_host_and_port():
 def test_a_bad_number_names_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("raw, value", [("true", True), ("1", True), ("No", False), ("false", False)])
+def test_a_boolean_setting_takes_the_usual_words(raw, value):
+    assert Settings.from_env({"ALLOW_UNDER_REPLICATED_TOPICS": raw}).allow_under_replicated_topics is value
+
+
+def test_a_boolean_setting_refuses_other_words():
+    with pytest.raises(SettingsError, match="ALLOW_UNDER_REPLICATED_TOPICS='maybe'"):
+        Settings.from_env({"ALLOW_UNDER_REPLICATED_TOPICS": "maybe"})
+
+
+def test_a_local_cluster_of_three_is_bootstrapped_from_every_node():
+    settings = Settings.from_env({"KAFKA_BROKERS": "3", "KAFKA_PORT": "9192"})
+    assert settings.bootstrap_servers == "127.0.0.1:9192,127.0.0.1:9194,127.0.0.1:9196"
+
+
+def test_a_local_cluster_has_one_or_three_nodes():
+    with pytest.raises(SettingsError, match="KAFKA_BROKERS=2: 1 or 3"):
+        Settings.from_env({"KAFKA_BROKERS": "2"})

@@ -24,6 +24,15 @@ async def test_the_worker_consumer_waits_for_a_batch_up_to_the_configured_wait()
         await kafka_consumer.stop()
 
 
+async def test_the_worker_producer_waits_for_every_in_sync_replica_and_is_idempotent():
+    producer = app.producer._new_producer()
+    try:
+        assert producer._txn_manager is not None  # what aiokafka makes for idempotence
+        assert producer._sender._acks == -1
+    finally:
+        await producer.stop()
+
+
 # How the consumer hands records over and where it commits (app/framework/transport.py).
 
 def payments_partition(n: int = 0) -> TP:
