@@ -147,8 +147,8 @@ async def create_topics(timeout: float = 30.0) -> Replication:
     await admin.start()
     try:
         replication = plan(settings, len((await admin.describe_cluster())["brokers"]))
-        if replication.capped_from:
-            log.warning("topics get %s", replication.describe())
+        log.log(logging.WARNING if replication.capped_from else logging.INFO,
+                "topics get %s", replication.describe())
         wanted = app_topics()
         existing = wanted.keys() & set(await admin.list_topics())
         short = under_replicated(await _replicas(admin, existing), replication)

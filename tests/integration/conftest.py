@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -228,12 +230,8 @@ class OrdersApp:
         )
 
     async def _committed(self) -> dict:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
-        await admin.start()
-        try:
+        async with kafka_admin(self.kafka.bootstrap) as admin:
             return await admin.list_consumer_group_offsets(self.app_id)
-        finally:
-            await admin.close()
 
     async def read_records(self, name: str) -> list[ConsumerRecord]:
         """Every record on one of the app's topics, from the beginning to the end."""
@@ -254,14 +252,25 @@ class OrdersApp:
         ]
 
     async def partitions(self, name: str) -> list[TopicPartition]:
-        topic = self.topic(name)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
-        await admin.start()
-        try:
-            [described] = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        described = await self.describe(name)
+        return [TopicPartition(self.topic(name), p["partition"]) for p in described["partitions"]]
+
+    async def describe(self, name: str) -> dict:
+        """What the cluster says of one of the app's topics: its partitions, each with its leader,
+        replicas and in-sync replicas."""
+        async with kafka_admin(self.kafka.bootstrap) as admin:
+            [described] = await admin.describe_topics([self.topic(name)])
+        return described
+
+
+@asynccontextmanager
+async def kafka_admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 def payload_of(value: bytes) -> bytes:

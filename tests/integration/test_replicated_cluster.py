@@ -16,14 +16,14 @@ import asyncio
 import json
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from app.framework.worker import EXIT_KAFKA_REFUSED
 from app.settings import Settings
 from tests.integration.api import new_product, outcome, place, set_stock
 from tests.integration.conftest import (
-    Kafka, OrdersApp, eventually, start_cluster_on_free_ports,
+    Kafka, OrdersApp, eventually, kafka_admin, start_cluster_on_free_ports,
 )
 from tests.integration.invariants import OrderStream
 
@@ -65,34 +65,35 @@ def cluster_app(cluster, registry, tmp_path):
 async def replication_of(bootstrap: str, prefix: str) -> dict[str, tuple[set[int], str]]:
     """Each topic whose name starts with `prefix`: its partitions' replica counts and its
     `min.insync.replicas`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap) as admin:
         names = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
         replicas = {described["topic"]: {len(p["replicas"]) for p in described["partitions"]}
                     for described in await admin.describe_topics(names)}
         [configs] = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
-        min_isr = {
-            resource["resource_name"]: entry["config_value"]
-            for resource in configs.to_object()["resources"]
-            for entry in resource["config_entries"] if entry["config_names"] == "min.insync.replicas"
-        }
-    finally:
-        await admin.close()
+    min_isr = {
+        resource["resource_name"]: entry["config_value"]
+        for resource in configs.to_object()["resources"]
+        for entry in resource["config_entries"] if entry["config_names"] == "min.insync.replicas"
+    }
     return {name: (replicas[name], min_isr[name]) for name in names}
 
 
 async def in_sync(bootstrap: str) -> bool:
     """Whether every partition of every topic has all its replicas in sync."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with kafka_admin(bootstrap) as admin:
         described = await admin.describe_topics(await admin.list_topics())
-    finally:
-        await admin.close()
     return all(set(p["isr"]) == set(p["replicas"])
                for topic in described for p in topic["partitions"])
+
+
+async def streaming(app: OrdersApp, http) -> tuple[list, OrderStream]:
+    """Two workers of `app`, and an order stream through the first, its products and customers
+    made."""
+    workers = [app.add_worker(), app.add_worker()]
+    stream = OrderStream(app, http, workers[0].url)
+    await stream.prepare()
+    return workers, stream
 
 
 async def test_every_topic_the_app_creates_has_three_replicas_and_min_isr_two(cluster_app, http):
@@ -113,12 +114,8 @@ async def test_every_topic_the_app_creates_has_three_replicas_and_min_isr_two(cl
 
 async def test_a_worker_refuses_an_under_replicated_topic_unless_told_to_go_on(cluster_app):
     app = cluster_app()
-    admin = AIOKafkaAdminClient(bootstrap_servers=app.kafka.bootstrap)
-    await admin.start()
-    try:
+    async with kafka_admin(app.kafka.bootstrap) as admin:
         await admin.create_topics([NewTopic(app.topic("payments"), 4, 1)])
-    finally:
-        await admin.close()
 
     refused = app.add_worker(healthy=False)
     assert await asyncio.to_thread(refused.process.wait, 60) == EXIT_KAFKA_REFUSED
@@ -134,11 +131,9 @@ async def test_a_worker_refuses_an_under_replicated_topic_unless_told_to_go_on(c
 
 async def test_a_broker_killed_under_load_and_back_20_s_later_loses_nothing(cluster_app, http):
     app = cluster_app()
-    workers = [app.add_worker(), app.add_worker()]
-    stream = OrderStream(app, http, workers[0].url)
-    await stream.prepare()
+    workers, stream = await streaming(app, http)
     cluster = app.kafka.broker
-    victim = await leader_of(app, app.topic("orders"))
+    victim = await leader_of(app, "orders")
     back, early = [], []
 
     async def kill_and_restart(n: int) -> None:
@@ -164,9 +159,7 @@ async def test_a_broker_killed_under_load_and_back_20_s_later_loses_nothing(clus
 
 async def test_a_rolling_restart_of_every_broker_under_load_loses_nothing(cluster_app, http):
     app = cluster_app()
-    workers = [app.add_worker(), app.add_worker()]
-    stream = OrderStream(app, http, workers[0].url)
-    await stream.prepare()
+    workers, stream = await streaming(app, http)
     cluster = app.kafka.broker
     rolled = []
 
@@ -210,15 +203,10 @@ def restart(node) -> asyncio.Future:
     return asyncio.ensure_future(asyncio.to_thread(node.wait_until_serving))
 
 
-async def leader_of(app: OrdersApp, topic: str):
-    """The node that leads partition 0 of `topic`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=app.kafka.bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    leader = next(p["leader"] for p in described["partitions"] if p["partition"] == 0)
+async def leader_of(app: OrdersApp, name: str):
+    """The node that leads partition 0 of one of the app's topics."""
+    partitions = (await app.describe(name))["partitions"]
+    leader = next(p["leader"] for p in partitions if p["partition"] == 0)
     return next(node for node in app.kafka.broker.nodes if node.node_id == leader)
 
 
