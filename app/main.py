@@ -49,7 +49,8 @@ class OrdersApp(faust.App):
         # Faust makes the data dir without its parents: a new DATA_DIR would crash the worker.
         self.settings.worker_dir.mkdir(parents=True, exist_ok=True)
         await super().on_first_start()
-        # The worker has created the topics (app/framework/worker.py). Before any agent writes: records are framed with the ids (app/schemas.py).
+        # The worker has created the topics (app/framework/worker.py). Before any agent writes:
+        # records are framed with the ids (app/schemas.py).
         await self.schemas.register()
 
     async def on_stop(self) -> None:

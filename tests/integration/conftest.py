@@ -132,6 +132,14 @@ def start_cluster_on_free_ports(tmp_path_factory, settings: Settings, nodes: int
     return _started_on_free_ports(cluster, attempts)
 
 
+def start_in_background(broker: LocalBroker) -> asyncio.Future:
+    """Start a stopped broker; the returned future is done once it serves. Its JVM is started
+    from this thread: one started from a pool's thread would get SIGTERM when that thread ends
+    (app/processes.die_with_parent)."""
+    broker.launch()
+    return asyncio.ensure_future(asyncio.to_thread(broker.wait_until_serving))
+
+
 def _started_on_free_ports(make, attempts: int):
     for attempt in range(1, attempts + 1):
         server = make()

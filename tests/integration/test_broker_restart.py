@@ -14,7 +14,7 @@ from app.broker import LocalBroker, free_port_pair
 from app.settings import Settings
 from tests.integration.api import new_customer, new_product, outcome, place, set_stock
 from tests.integration.conftest import (
-    Kafka, OrdersApp, assert_views_consistent, eventually, unique,
+    Kafka, OrdersApp, assert_views_consistent, eventually, start_in_background, unique,
 )
 
 ORDERS = 160
@@ -61,7 +61,7 @@ async def _stream_orders_through_a_restart(app: OrdersApp, broker: LocalBroker, 
             outage.append(loop.run_in_executor(None, broker.stop))
         if n == START_AT:
             await outage.pop()
-            outage.append(loop.run_in_executor(None, broker.start))
+            outage.append(start_in_background(broker))
         placing.append(asyncio.create_task(place_one()))
         await asyncio.sleep(1 / RATE_PER_S)
     await asyncio.gather(*placing, *outage)

@@ -23,7 +23,7 @@ from app.framework.worker import EXIT_KAFKA_REFUSED
 from app.settings import Settings
 from tests.integration.api import new_product, outcome, place, set_stock
 from tests.integration.conftest import (
-    Kafka, OrdersApp, eventually, kafka_admin, start_cluster_on_free_ports,
+    Kafka, OrdersApp, eventually, kafka_admin, start_cluster_on_free_ports, start_in_background,
 )
 from tests.integration.invariants import OrderStream
 
@@ -146,7 +146,7 @@ async def test_a_broker_killed_under_load_and_back_20_s_later_loses_nothing(clus
             # are decided: the pipeline runs on the other two replicas, not on a restart.
             undecided = set(early) - await decided(app)
             assert not undecided, f"{len(undecided)} of {len(early)} orders undecided"
-            back.append(restart(victim))
+            back.append(start_in_background(victim))
 
     orders = KILL_AT + (DOWN_FOR_S + 10) * RATE_PER_S
     await stream.run(orders, RATE_PER_S, kill_and_restart)
@@ -167,7 +167,7 @@ async def test_a_rolling_restart_of_every_broker_under_load_loses_nothing(cluste
         """Each node in turn: a clean stop, a start, and every replica in sync again."""
         for node in cluster.nodes:
             await asyncio.to_thread(node.stop)
-            await restart(node)
+            await start_in_background(node)
             await eventually(lambda: in_sync(app.kafka.bootstrap), timeout=120, interval=1)
             rolled.append(node.node_id)
 
@@ -193,14 +193,6 @@ async def decided(app: OrdersApp) -> set[str]:
     """The orders with a VALIDATED or FAILED event on `orders`."""
     return {key.decode() for key, value in await app.read_topic("orders")
             if json.loads(value)["state"] in ("VALIDATED", "FAILED")}
-
-
-def restart(node) -> asyncio.Future:
-    """Start a stopped node; the returned future is done once it serves. The JVM is started from
-    this thread: one started from a pool thread would get SIGTERM when that thread ends
-    (app/processes.die_with_parent)."""
-    node.launch()
-    return asyncio.ensure_future(asyncio.to_thread(node.wait_until_serving))
 
 
 async def leader_of(app: OrdersApp, name: str):
