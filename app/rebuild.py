@@ -202,12 +202,14 @@ class Rebuild:
     def _record_live(self, record: Any) -> set[str]:
         key = record.key.decode()
         table = self.view.table
-        value = None if record.value is None else table._decode_value(record.value)
+        value = None if record.value is None else table.decode_value(record.value)
         self.live[key] = canonical(None if value is None else self.view.part(value))
         return {key}
 
     def differences(self, keys: Any = None) -> dict[str, tuple[bytes | None, bytes | None]]:
-        rebuilt = {key: canonical(state) for key, state in self.state.items()}
+        """The differing keys among `keys` (default: all); only those states are encoded."""
+        keys = self.state.keys() | self.live.keys() if keys is None else keys
+        rebuilt = {key: canonical(self.state[key]) for key in keys if key in self.state}
         return differences(rebuilt, self.live, keys)
 
 

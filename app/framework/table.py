@@ -124,7 +124,7 @@ class Table(faust.Table):
             return self.__missing__(key)
         if value is not None:
             return value
-        return self._decode_value(super().__getitem__(key))
+        return self.decode_value(super().__getitem__(key))
 
     def get(self, key: Any, default: Any = None) -> Any:
         try:
@@ -205,7 +205,9 @@ class Table(faust.Table):
     def _changelog_name(self) -> str:
         return self.changelog_topic.get_topic_name()
 
-    def _decode_value(self, stored: bytes) -> Any:
+    def decode_value(self, stored: bytes) -> Any:
+        """A value as the store and the changelog hold it (framed, for a topic with a schema),
+        decoded into the table's model."""
         if self.model is None:
             return stored
         if self._changelog_name in self.app.schemas.topics:
@@ -286,7 +288,7 @@ class _Items(ItemsView):
             overlay.update(writes)
         for key, value in table.data.items():
             if key not in overlay:
-                yield key, table._decode_value(value)
+                yield key, table.decode_value(value)
         yield from ((key, value) for key, value in overlay.items() if value is not DELETED)
 
 

@@ -84,6 +84,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
+from functools import cached_property
 from typing import Any, Container, Collection, Iterable, Mapping, Optional, Set
 
 import aiokafka
@@ -215,11 +216,17 @@ class Consumer(faust_aiokafka.Consumer):
     async def _wait_next_records(self, timeout: float) -> tuple[Optional[RecordMap], Optional[Set[TP]]]:
         records, active_partitions = await super()._wait_next_records(timeout)
         if records:  # changelog records go to the stores a batch at a time, never one by one
-            changelogs = self.app.tables.changelog_topics
+            changelogs = self._changelog_topics
             fetched = {tp: records.pop(tp) for tp in [tp for tp in records if tp.topic in changelogs]}
             if fetched:
                 self.app.tables.recovery.restore_fetched(fetched)
         return records, active_partitions
+
+    @cached_property
+    def _changelog_topics(self) -> frozenset[str]:
+        # Faust builds this set anew at each call; every table is declared before the first
+        # fetch (app.main.create_app), so once is enough.
+        return frozenset(self.app.tables.changelog_topics)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -169,6 +170,11 @@ class OrdersApp:
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+    @property
+    def topic_partitions(self) -> int:
+        """TOPIC_PARTITIONS of this app's workers: the partitions of each of its topics."""
+        return Settings.from_env({**os.environ, **self.settings}).topic_partitions
 
     def add_worker(
         self, data_dir: Path | None = None, log_file: Path | None = None, healthy: bool = True,

@@ -39,7 +39,7 @@ async def plant(app, changelog: str, key: str, value: dict) -> None:
     try:
         await producer.send_and_wait(producer_topic, key=key.encode(),
                                      value=json.dumps(value).encode(),
-                                     partition=partition_of(key, 4))
+                                     partition=partition_of(key, app.topic_partitions))
     finally:
         await producer.stop()
 
@@ -108,7 +108,7 @@ async def test_a_planted_difference_is_found_and_repaired_in_the_running_worker(
 
 async def live_value(app, table: str, key: str) -> dict:
     """The latest value of `key` in a table's changelog."""
-    partition = TopicPartition(f"{app.app_id}-{table}-changelog", partition_of(key, 4))
+    partition = TopicPartition(f"{app.app_id}-{table}-changelog", partition_of(key, app.topic_partitions))
     value = None
     async for batch in read_to_end(Settings(kafka_bootstrap=app.kafka.bootstrap), [partition]):
         for record in batch:
