@@ -28,8 +28,8 @@ class Settings:
     kafka_port: int = 9092
     #: Heap of the local broker's JVM (of each, with KAFKA_BROKERS > 1).
     kafka_heap_mb: int = 768
-    #: Nodes of the local cluster: 1, or 3 (a replicated cluster on this machine: node n serves
-    #: on KAFKA_PORT + 2n, its controller on the next port; app/broker.py).
+    #: Nodes of the local cluster: 1, or 3 (a replicated cluster on this machine, on KAFKA_PORT,
+    #: KAFKA_PORT + 2 and KAFKA_PORT + 4, each node's controller on the next port; app/broker.py).
     kafka_brokers: int = 1
     #: Replicas of every topic the app creates, changelogs included; capped at the number of
     #: brokers the cluster reports (app/replication.py).
