@@ -187,8 +187,8 @@ class LocalBroker(LocalServer):
             f"{node}@127.0.0.1:{port + 1}" for node, port in sorted(self.voters.items()))}
 
     def _internal_topic_properties(self) -> dict[str, str]:
-        replicas = "1" if self.voters is None else str(min(3, len(self.voters)))
-        min_isr = "1" if self.voters is None else str(min(2, len(self.voters)))
+        nodes = 1 if self.voters is None else len(self.voters)
+        replicas, min_isr = str(min(3, nodes)), str(min(2, nodes))
         return {
             "offsets.topic.replication.factor": replicas,
             "transaction.state.log.replication.factor": replicas,

@@ -312,6 +312,4 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL: a crash, as the recovery tests want it."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_process(process, stop_signal=signal.SIGKILL)

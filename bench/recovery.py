@@ -218,10 +218,12 @@ async def served_again_after_kill(app: BenchApp, keys: int, workers: list[Worker
     async with aiohttp.ClientSession() as http:
         victim, owned = await _settled_owner(http, workers, app)
         survivors = [worker for worker in workers if worker is not victim]
-        sample = [f"order-{n:08d}" for n in range(keys)
-                  if partition_of(f"order-{n:08d}", PARTITIONS) in owned]
-        sample = [key for p in owned for key in [k for k in sample
-                  if partition_of(k, PARTITIONS) == p][:samples_per_partition]]
+        by_partition: dict[int, list[str]] = {p: [] for p in owned}
+        for key in (f"order-{n:08d}" for n in range(keys)):
+            chosen = by_partition.get(partition_of(key, PARTITIONS))
+            if chosen is not None and len(chosen) < samples_per_partition:
+                chosen.append(key)
+        sample = [key for chosen in by_partition.values() for key in chosen]
         victim.kill()
         killed = time.monotonic()
         pending, answers = set(sample), {}

@@ -306,10 +306,16 @@ def orders_app(kafka, registry, tmp_path_factory) -> OrdersApp:
 @pytest.fixture()
 def new_app(kafka, registry, tmp_path):
     """A fresh app per test, for tests that start, stop and kill workers."""
+    yield from app_factory(kafka, registry, tmp_path)
+
+
+def app_factory(kafka: Kafka, registry: str, root: Path, **defaults: str):
+    """A fixture's body: yields `make(settings)`, which makes an app on `kafka` whose workers get
+    `defaults` and `settings`; every app made is stopped at the end."""
     apps = []
 
     def make(settings: dict[str, str] | None = None) -> OrdersApp:
-        apps.append(OrdersApp(kafka, registry, tmp_path, settings))
+        apps.append(OrdersApp(kafka, registry, root, {**defaults, **(settings or {})}))
         return apps[-1]
 
     yield make

@@ -23,7 +23,8 @@ from app.framework.worker import EXIT_KAFKA_REFUSED
 from app.settings import Settings
 from tests.integration.api import new_product, outcome, place, set_stock
 from tests.integration.conftest import (
-    Kafka, OrdersApp, eventually, kafka_admin, start_cluster_on_free_ports, start_in_background,
+    Kafka, OrdersApp, app_factory, eventually, kafka_admin, start_cluster_on_free_ports,
+    start_in_background,
 )
 from tests.integration.invariants import OrderStream
 
@@ -50,16 +51,8 @@ def cluster(tmp_path_factory) -> Kafka:
 
 @pytest.fixture()
 def cluster_app(cluster, registry, tmp_path):
-    apps = []
-
-    def make(settings: dict[str, str] | None = None) -> OrdersApp:
-        apps.append(OrdersApp(cluster, registry, tmp_path, {"ORDER_TIMEOUT_S": "60",
-                                                            **(settings or {})}))
-        return apps[-1]
-
-    yield make
-    for app in apps:
-        app.stop()
+    """A fresh app per test on the module's cluster."""
+    yield from app_factory(cluster, registry, tmp_path, ORDER_TIMEOUT_S="60")
 
 
 async def replication_of(bootstrap: str, prefix: str) -> dict[str, tuple[set[int], str]]:
