@@ -79,6 +79,12 @@ consumer_lag = Gauge(
     ["topic"], registry=registry,
 )
 
+commit_age = Gauge(
+    "consumer_commit_age_seconds", "Seconds since this worker's last commit ended: near "
+    "COMMIT_INTERVAL_S or below while commits go on; it grows while one hangs (logged after 30 s).",
+    registry=registry,
+)
+
 table_memory = Gauge(
     "table_memory_bytes", "RocksDB memory in use by this worker's tables, by part: block_cache, "
     "memtables (together at most TABLE_MEMORY_MB).", ["part"], registry=registry,
@@ -113,12 +119,14 @@ def lag_by_topic(
 
 
 def render(lag: Mapping[str, int], table_bytes: Mapping[str, int], pending_writes: int,
-           partitions_held: int) -> bytes:
+           partitions_held: int, seconds_since_commit: float) -> bytes:
     """The Prometheus text exposition, with the consumer lag, table memory, table writes not
-    flushed yet and partitions whose outcomes are held, just measured."""
+    flushed yet, partitions whose outcomes are held and the age of the last commit, just
+    measured."""
     consumer_lag.clear()
     for topic, behind in lag.items():
         consumer_lag.labels(topic).set(behind)
+    commit_age.set(seconds_since_commit)
     for part, used in table_bytes.items():
         table_memory.labels(part).set(used)
     table_pending_writes.set(pending_writes)

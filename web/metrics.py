@@ -11,7 +11,6 @@ from app.framework.store import shared_memory
 from app.framework.table import Table
 
 
-
 @app.page("/metrics")
 class MetricsView(web.View):
     async def get(self, request: web.Request) -> web.Response:
@@ -25,6 +24,7 @@ class MetricsView(web.View):
         pending = sum(table.pending_writes() for table in self.app.tables.values()
                       if isinstance(table, Table))
         return self.bytes(
-            metrics.render(lag, table_bytes, pending, len(held_partitions())),
+            metrics.render(lag, table_bytes, pending, len(held_partitions()),
+                           self.app.consumer.commit_age()),
             content_type="text/plain; version=0.0.4"
         )

@@ -77,6 +77,11 @@ rebalance begins, and goes on handing out the rest of the fetched batch. Here:
   on past it (a paid order without an email, the write-behind crash test once in ten runs).
 The drain loop that hands records over is the app's own for that, and costs no task per record
 (Faust's made four).
+
+**A commit that hangs.** Faust says so only after 300 s, and a worker whose commits stop goes on
+processing: nothing looks wrong but the lag. Here `/metrics` has the seconds since a commit last
+ended (`consumer_commit_age_seconds`), and a commit under way for COMMIT_STALL_WARN_S is logged
+with the chain of awaits it is suspended in.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ import asyncio
 import logging
 from contextlib import aclosing
 from functools import cached_property
+from pathlib import Path
+from time import monotonic
 from typing import Any, Container, Collection, Iterable, Mapping, Optional, Set
 
 import aiokafka
@@ -93,6 +100,7 @@ from faust.transport.consumer import CONSUMER_FETCHING, RecordMap, ensure_TP
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from intervaltree import IntervalTree
+from mode import Service
 
 from app.settings import Settings
 from app.framework.table import Table, drop_pending, flush_tables
@@ -102,6 +110,25 @@ log = logging.getLogger(__name__)
 
 #: How long a worker waits for its subscribed topics to appear in the metadata before it says so.
 TOPICS_IN_METADATA_TIMEOUT_S = 60.0
+#: A commit under way this long is logged with where it waits (again every as long).
+COMMIT_STALL_WARN_S = 30.0
+
+
+def await_chain(awaitable: Any) -> list[str]:
+    """Where a suspended coroutine waits: each coroutine of its chain of awaits, outermost first,
+    as `function (file:line)`; the last entry is what the innermost one awaits, when it is not a
+    coroutine itself."""
+    chain = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None) \
+            or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            chain.append(repr(awaitable)[:200])
+            break
+        chain.append(f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None) \
+            or getattr(awaitable, "gi_yieldfrom", None)
+    return chain
 
 
 def batch_fetches(consumer: aiokafka.AIOKafkaConsumer, settings: Settings) -> None:
@@ -212,6 +239,49 @@ class Consumer(faust_aiokafka.Consumer):
     _delivery_cancelled = False
     #: Seeks so far: a fetched batch handed out across a seek is given up (read again after it).
     _seeks = 0
+    #: The task of the commit under way and when it began; when the last one ended (monotonic).
+    _committing: Optional[asyncio.Task] = None
+    _commit_began = 0.0
+    _commit_ended: Optional[float] = None
+    _stall_logged_at = 0.0
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._commit_ended = monotonic()
+
+    async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        # One at a time: Faust's `commit` lets a second caller wait for the first.
+        self._committing, self._commit_began = asyncio.current_task(), monotonic()
+        try:
+            return await super().force_commit(topics, start_new_transaction)
+        finally:
+            self._committing, self._commit_ended = None, monotonic()
+
+    def commit_age(self) -> float:
+        """Seconds since a commit last ended (found something to commit or not): near
+        COMMIT_INTERVAL_S or below while commits go on; it grows while one hangs or none runs."""
+        return monotonic() - (self._commit_ended or monotonic())
+
+    def commit_stall(self) -> Optional[tuple[float, list[str]]]:
+        """The commit under way: for how long (s), and the chain of awaits it waits in."""
+        task = self._committing
+        if task is None or task.done():
+            return None
+        return monotonic() - self._commit_began, await_chain(task.get_coro())
+
+    @Service.timer(5.0)
+    async def _watch_commits(self) -> None:
+        self.report_commit_stall()
+
+    def report_commit_stall(self) -> None:
+        """Log the commit under way if it has taken COMMIT_STALL_WARN_S (once per as long)."""
+        stall = self.commit_stall()
+        if stall is None or stall[0] < COMMIT_STALL_WARN_S:
+            return
+        if monotonic() - self._stall_logged_at >= COMMIT_STALL_WARN_S:
+            self._stall_logged_at = monotonic()
+            log.warning("a commit has been under way for %.0f s; it waits in %s",
+                        stall[0], " -> ".join(stall[1]))
 
     async def _wait_next_records(self, timeout: float) -> tuple[Optional[RecordMap], Optional[Set[TP]]]:
         records, active_partitions = await super()._wait_next_records(timeout)

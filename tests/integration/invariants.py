@@ -154,6 +154,14 @@ async def explain_undecided(app: OrdersApp, http, workers) -> str:
         async with http.get(f"{worker.url}/metrics") as response:
             text = await response.text()
         lines += [f"{worker.url}: " + "; ".join(re.findall(
-            r"^((?:consumer_lag|orders_partitions_held|table_pending_writes)\S* \S+)$",
-            text, re.MULTILINE))]
+            r"^((?:consumer_lag|orders_partitions_held|table_pending_writes|consumer_commit_age)"
+            r"\S* \S+)$", text, re.MULTILINE))]
+        lines += [f"{worker.log_file}, its last warnings and errors:", *warnings_in(worker.log_file)]
     return "\n".join(lines)
+
+
+def warnings_in(log_file, last: int = 15) -> list[str]:
+    """The last WARNING and ERROR lines of a worker's log (a stalled commit says where it waits)."""
+    lines = log_file.read_text(errors="replace").splitlines()
+    found = [i for i, line in enumerate(lines) if "[WARNING]" in line or "[ERROR]" in line]
+    return [lines[i][:600] for i in found[-last:]]

@@ -9,7 +9,8 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from app import topics
-from app.framework.transport import Consumer, commit_end
+from app.framework import transport
+from app.framework.transport import Consumer, await_chain, commit_end
 from app.main import app
 
 pytestmark = pytest.mark.usefixtures("built_app")  # what these test is made by the app
@@ -56,13 +57,28 @@ async def ignore(*args) -> None:
     pass
 
 
+#: The consumers the running test made (`a_consumer`).
+made: list[Consumer] = []
+
+
+@pytest.fixture(autouse=True)
+def close_consumer_loops():
+    """Each consumer makes an event loop for its thread: closed after the test, not left to
+    the garbage collector (which warned of it in some later test)."""
+    yield
+    while made:
+        made.pop()._thread.thread_loop.close()
+
+
 def a_consumer(deliver=ignore):
     """A consumer of the app, not started, that hands each record to `deliver`."""
     async def rebalanced(partitions):
         pass
 
-    return Consumer(app.transport, callback=deliver, on_partitions_revoked=rebalanced,
-                    on_partitions_assigned=rebalanced)
+    consumer = Consumer(app.transport, callback=deliver, on_partitions_revoked=rebalanced,
+                        on_partitions_assigned=rebalanced)
+    made.append(consumer)
+    return consumer
 
 
 def fetching(consumer, *records) -> None:
@@ -222,3 +238,50 @@ async def test_changelog_records_go_to_the_recovery_a_fetch_at_a_time_and_never_
 
     assert records == {payments: fetched[payments]}
     assert restored == [{emails: fetched[emails]}]
+
+
+async def test_the_chain_of_awaits_names_each_coroutine_down_to_what_the_innermost_awaits():
+    blocker = asyncio.Event()
+
+    async def inner():
+        await blocker.wait()
+
+    async def outer():
+        await inner()
+
+    task = asyncio.ensure_future(outer())
+    await asyncio.sleep(0)
+    chain = await_chain(task.get_coro())
+    blocker.set()
+    await task
+    assert [entry.split(" ")[0] for entry in chain[:3]] == ["outer", "inner", "wait"]
+    assert "test_transport.py:" in chain[0] and "locks.py:" in chain[2]
+
+
+async def test_a_commit_that_hangs_is_reported_with_where_it_waits_and_its_age_grows(
+    monkeypatch, caplog,
+):
+    consumer = a_consumer()
+    await Consumer.on_start(consumer)  # what the stall report needs of a started consumer
+    released = asyncio.Event()
+
+    async def hanging_commit(self, tps, start_new_transaction):
+        await released.wait()
+        return True
+
+    monkeypatch.setattr(Consumer, "_commit_tps", hanging_commit)
+    monkeypatch.setattr(transport, "COMMIT_STALL_WARN_S", 0.0)
+    assert consumer.commit_stall() is None
+    committing = asyncio.ensure_future(consumer.commit())
+    await asyncio.sleep(0.05)
+
+    duration, chain = consumer.commit_stall()
+    assert duration >= 0.05 and consumer.commit_age() >= 0.05
+    assert any(entry.startswith("hanging_commit ") for entry in chain)
+    consumer.report_commit_stall()
+    assert "a commit has been under way for" in caplog.text
+    assert "hanging_commit (test_transport.py:" in caplog.text
+
+    released.set()
+    assert await committing is True
+    assert consumer.commit_stall() is None and consumer.commit_age() < 0.05
