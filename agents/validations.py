@@ -175,7 +175,7 @@ catching_up: dict[int, int | None] = {}
 def committed_offset(partition: int) -> int | None:
     """The group's committed offset of an `orders` partition, as this worker knows it."""
     tp = TP(topics.orders.get_topic_name(), partition)
-    return app.consumer._committed_offset.get(tp)  # Faust keeps no public copy of it
+    return app.consumer.committed_offsets().get(tp)
 
 
 def held_partitions() -> list[int]:

@@ -108,12 +108,13 @@ def sample(name: str, **labels: str) -> float:
 
 
 def lag_by_topic(
-    assigned: Iterable[TP], end_offsets: Mapping[TP, int], committed: Mapping[TP, int]
+    assigned: Iterable[TP], end_offsets: Mapping[TP, int], committed: Mapping[TP, int | None]
 ) -> dict[str, int]:
-    """Per topic, the sum over assigned partitions of end offset minus committed offset."""
+    """Per topic, the sum over assigned partitions of end offset minus committed offset (0 when
+    none is known)."""
     lag: dict[str, int] = {}
     for tp in assigned:
-        behind = max(end_offsets.get(tp, 0) - committed.get(tp, 0), 0)
+        behind = max(end_offsets.get(tp, 0) - (committed.get(tp) or 0), 0)
         lag[tp.topic] = lag.get(tp.topic, 0) + behind
     return lag
 

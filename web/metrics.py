@@ -17,7 +17,8 @@ class MetricsView(web.View):
         monitor = self.app.monitor
         inputs = {topic.get_topic_name() for topic in topics.INPUTS}
         assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in inputs]
-        lag = metrics.lag_by_topic(assigned, monitor.tp_end_offsets, monitor.tp_committed_offsets)
+        lag = metrics.lag_by_topic(assigned, monitor.tp_end_offsets,
+                                   self.app.consumer.committed_offsets())
         memory = shared_memory()
         table_bytes = {"block_cache": memory.block_cache.get_usage(),
                        "memtables": memory.write_buffers.get_usage()}

@@ -257,6 +257,12 @@ class Consumer(faust_aiokafka.Consumer):
         finally:
             self._committing, self._commit_ended = None, monotonic()
 
+    def committed_offsets(self) -> Mapping[TP, Optional[int]]:
+        """Each partition's committed offset as this worker knows it (the next record to handle;
+        None before its seek): from the seek at assignment on, not only from its own commits as
+        Faust's monitor, which forgets them at every rebalance."""
+        return self._committed_offset
+
     def commit_age(self) -> float:
         """Seconds since a commit last ended (found something to commit or not): near
         COMMIT_INTERVAL_S or below while commits go on; it grows while one hangs or none runs."""

@@ -172,9 +172,9 @@ class OrdersApp:
         return self.topic_prefix + name
 
     @property
-    def topic_partitions(self) -> int:
-        """TOPIC_PARTITIONS of this app's workers: the partitions of each of its topics."""
-        return Settings.from_env({**os.environ, **self.settings}).topic_partitions
+    def worker_settings(self) -> Settings:
+        """The settings this app's workers run with (TOPIC_PARTITIONS, COMMIT_INTERVAL_S, ...)."""
+        return Settings.from_env({**os.environ, **self.settings})
 
     def add_worker(
         self, data_dir: Path | None = None, log_file: Path | None = None, healthy: bool = True,

@@ -6,7 +6,10 @@ and the promises checked afterwards from the topics themselves, not from what th
 - reserved stock equals the quantities of orders that passed the inventory check and did not
   end FAILED, and never exceeds the stock;
 - no order gets a second email, and every paid VALIDATED order gets its one;
-- every view equals what its source topic says (`faust -A app check`).
+- every view equals what its source topic says (`faust -A app check`);
+- every worker goes on committing: its last commit ended less than three commit intervals ago
+  (30 s at least). A worker whose commits hang goes on processing, so this is seen nowhere else
+  until a rebalance holds its outcomes back.
 """
 
 from __future__ import annotations
@@ -138,6 +141,18 @@ class OrderStream:
         assert max(sent.values()) == 1, [i for i, count in sent.items() if count > 1]
         assert set(sent) <= {i for i, order in terminal.items() if order["state"] == "VALIDATED"}
         await assert_views_consistent(workers[0])
+        await assert_still_committing(app, http, workers)
+
+
+async def assert_still_committing(app: OrdersApp, http, workers) -> None:
+    interval = app.worker_settings.commit_interval_s
+    for worker in workers:
+        async with http.get(f"{worker.url}/metrics") as response:
+            [age] = re.findall(r"^consumer_commit_age_seconds (\S+)$", await response.text(),
+                               re.MULTILINE)
+        assert float(age) < max(3 * interval, 30), (
+            f"{worker.url} has not finished a commit for {float(age):.0f} s",
+            warnings_in(worker.log_file))
 
 
 async def explain_undecided(app: OrdersApp, http, workers) -> str:

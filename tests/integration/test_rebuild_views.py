@@ -34,12 +34,12 @@ async def orders_run(http, url) -> tuple[str, int, list[dict]]:
 async def plant(app, changelog: str, key: str, value: dict) -> None:
     """A wrong value in a table's changelog, as a bug in an agent would have written it."""
     producer_topic = f"{app.app_id}-{changelog}-changelog"
+    partition = partition_of(key, app.worker_settings.topic_partitions)
     producer = AIOKafkaProducer(bootstrap_servers=app.kafka.bootstrap, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(producer_topic, key=key.encode(),
-                                     value=json.dumps(value).encode(),
-                                     partition=partition_of(key, app.topic_partitions))
+                                     value=json.dumps(value).encode(), partition=partition)
     finally:
         await producer.stop()
 
@@ -108,7 +108,8 @@ async def test_a_planted_difference_is_found_and_repaired_in_the_running_worker(
 
 async def live_value(app, table: str, key: str) -> dict:
     """The latest value of `key` in a table's changelog."""
-    partition = TopicPartition(f"{app.app_id}-{table}-changelog", partition_of(key, app.topic_partitions))
+    partition = TopicPartition(f"{app.app_id}-{table}-changelog",
+                               partition_of(key, app.worker_settings.topic_partitions))
     value = None
     async for batch in read_to_end(Settings(kafka_bootstrap=app.kafka.bootstrap), [partition]):
         for record in batch:

@@ -6,8 +6,9 @@ from app import metrics
 def test_lag_sums_the_uncommitted_records_of_each_topics_assigned_partitions():
     assigned = [TP("orders", 0), TP("orders", 1), TP("payments", 0)]
     ends = {TP("orders", 0): 10, TP("orders", 1): 7, TP("payments", 0): 3, TP("orders", 2): 99}
-    committed = {TP("orders", 0): 4, TP("orders", 1): 7}
-    # Never committed: everything on it is behind. Not assigned: not this worker's lag.
+    committed = {TP("orders", 0): 4, TP("orders", 1): 7, TP("payments", 0): None}
+    # Never committed (None before its seek): everything on it is behind. Not assigned: not this
+    # worker's lag.
     assert metrics.lag_by_topic(assigned, ends, committed) == {"orders": 6, "payments": 3}
 
 

@@ -8,7 +8,7 @@ from faust.transport import consumer as faust_consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from app import topics
+from app import metrics, topics
 from app.framework import transport
 from app.framework.transport import Consumer, await_chain, commit_end
 from app.main import app
@@ -139,6 +139,15 @@ async def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
     consumer.ack(Record(tp, 20))
     assert consumer._new_offset(tp) is None
     assert consumer._acked[tp] == [] and not consumer._acked_index[tp]  # nothing piles up
+
+
+async def test_the_lag_after_a_rebalance_counts_from_the_offset_committed_before_it():
+    # Faust's monitor forgets its commits at every rebalance: a worker that had not committed
+    # since showed every record of its partitions as lag (the crash test's explanation, ciZ).
+    consumer = a_consumer()
+    tp = payments_partition()
+    sought_to(consumer, tp, 40)
+    assert metrics.lag_by_topic([tp], {tp: 45}, consumer.committed_offsets()) == {tp.topic: 5}
 
 
 async def test_records_the_log_skipped_are_committed_over_and_records_before_a_seek_are_not_handed_out():
