@@ -80,8 +80,8 @@ consumer_lag = Gauge(
 )
 
 commit_age = Gauge(
-    "consumer_commit_age_seconds", "Seconds since this worker's last commit ended: near "
-    "COMMIT_INTERVAL_S or below while commits go on; it grows while one hangs (logged after 30 s).",
+    "consumer_commit_age_seconds", "Seconds since this worker's last commit ended: below "
+    "about two COMMIT_INTERVAL_S while commits go on; it grows while one hangs (logged after 30 s).",
     registry=registry,
 )
 

@@ -264,8 +264,9 @@ class Consumer(faust_aiokafka.Consumer):
         return self._committed_offset
 
     def commit_age(self) -> float:
-        """Seconds since a commit last ended (found something to commit or not): near
-        COMMIT_INTERVAL_S or below while commits go on; it grows while one hangs or none runs."""
+        """Seconds since a commit last ended (found something to commit or not), or since the
+        consumer started: below about two COMMIT_INTERVAL_S while commits go on (Faust's first
+        comes two intervals after the start); it grows while one hangs or none runs."""
         return monotonic() - (self._commit_ended or monotonic())
 
     def commit_stall(self) -> Optional[tuple[float, list[str]]]:
