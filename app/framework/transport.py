@@ -125,7 +125,8 @@ def await_chain(awaitable: Any) -> list[str]:
         if frame is None:
             chain.append(repr(awaitable)[:200])
             break
-        chain.append(f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})")
+        code = frame.f_code
+        chain.append(f"{code.co_name} ({Path(code.co_filename).name}:{frame.f_lineno})")
         awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None) \
             or getattr(awaitable, "gi_yieldfrom", None)
     return chain

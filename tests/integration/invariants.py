@@ -177,6 +177,6 @@ async def explain_undecided(app: OrdersApp, http, workers) -> str:
 
 def warnings_in(log_file, last: int = 15) -> list[str]:
     """The last WARNING and ERROR lines of a worker's log (a stalled commit says where it waits)."""
-    lines = log_file.read_text(errors="replace").splitlines()
-    found = [i for i, line in enumerate(lines) if "[WARNING]" in line or "[ERROR]" in line]
-    return [lines[i][:600] for i in found[-last:]]
+    found = [line[:600] for line in log_file.read_text(errors="replace").splitlines()
+             if "[WARNING]" in line or "[ERROR]" in line]
+    return found[-last:]
