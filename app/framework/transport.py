@@ -81,7 +81,8 @@ The drain loop that hands records over is the app's own for that, and costs no t
 **A commit that hangs.** Faust says so only after 300 s, and a worker whose commits stop goes on
 processing: nothing looks wrong but the lag. Here `/metrics` has the seconds since a commit last
 ended (`consumer_commit_age_seconds`), and a commit under way for COMMIT_STALL_WARN_S is logged
-with the chain of awaits it is suspended in.
+with the chain of awaits it is suspended in. Commits that go on but cannot move a partition (the
+record at its committed offset not handled for as long, while later ones were) are logged too.
 """
 
 from __future__ import annotations
@@ -347,11 +348,31 @@ class Consumer(faust_aiokafka.Consumer):
             return None
         end = commit_end(committed, self._acked_index[tp], self._gap[tp])
         if end == committed:
+            self._note_held_commit(tp, committed, len(acked))
             return None
+        self._held_commits.pop(tp, None)
         acked[:] = [offset for offset in acked if offset >= end]
         self._acked_index[tp].intersection_update(acked)
         self._gap[tp].chop(0, end)
         return end
+
+    @cached_property
+    def _held_commits(self) -> dict[TP, list]:
+        """Partitions whose commit waits for the record at their committed offset:
+        tp -> [that offset, since when (monotonic), whether it was logged]."""
+        return {}
+
+    def _note_held_commit(self, tp: TP, offset: int, handled_after: int) -> None:
+        # For a moment, normal (the record is still being handled); for COMMIT_STALL_WARN_S, a
+        # record that was never handed out, and nothing past it is ever committed.
+        held = self._held_commits.get(tp)
+        if held is None or held[0] != offset:
+            self._held_commits[tp] = [offset, monotonic(), False]
+        elif not held[2] and monotonic() - held[1] >= COMMIT_STALL_WARN_S:
+            held[2] = True
+            log.warning("%s: nothing past offset %d is committed: it has not been handled for "
+                        "%.0f s (%d records after it have)", tp, offset, monotonic() - held[1],
+                        handled_after)
 
     def stop_flow(self) -> None:
         super().stop_flow()

@@ -133,6 +133,26 @@ async def test_the_consumer_commits_nothing_past_an_unhandled_record_at_the_comm
     assert consumer._acked[tp] == [] and not consumer._acked_index[tp]
 
 
+async def test_a_commit_held_by_a_record_never_handled_is_logged_after_a_while(monkeypatch, caplog):
+    consumer = a_consumer()
+    tp = payments_partition()
+    sought_to(consumer, tp, 16)
+    consumer.ack(Record(tp, 17))
+    clock = [100.0]
+    monkeypatch.setattr(transport, "monotonic", lambda: clock[0])
+    assert consumer._new_offset(tp) is None
+    clock[0] += transport.COMMIT_STALL_WARN_S - 1
+    assert consumer._new_offset(tp) is None
+    assert "nothing past" not in caplog.text  # for a moment, the record is still being handled
+    clock[0] += 1
+    assert consumer._new_offset(tp) is None
+    waited = f"{transport.COMMIT_STALL_WARN_S:.0f} s"
+    assert f"nothing past offset 16 is committed: it has not been handled for {waited}" in caplog.text
+    consumer.ack(Record(tp, 16))
+    assert consumer._new_offset(tp) == 18
+    assert tp not in consumer._held_commits
+
+
 async def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
     consumer = a_consumer()
     tp = payments_partition()
