@@ -335,6 +335,9 @@ class Consumer(faust_aiokafka.Consumer):
             if position is not None:
                 self._committed_offset[tp] = position
         self._seeks += 1  # what the drain loop is handing out was fetched before: given up
+        # A partition held before a rebalance and held again after it at the same offset would
+        # otherwise count its wait from before, and be logged at once.
+        self._held_commits.clear()
 
     def _new_offset(self, tp: TP) -> Optional[int]:
         acked, committed = self._acked[tp], self._committed_offset.get(tp)

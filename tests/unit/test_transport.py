@@ -153,6 +153,22 @@ async def test_a_commit_held_by_a_record_never_handled_is_logged_after_a_while(m
     assert tp not in consumer._held_commits
 
 
+async def test_a_seek_forgets_how_long_commits_were_held_before_it(monkeypatch):
+    consumer = a_consumer()
+    tp = payments_partition()
+    sought_to(consumer, tp, 16)
+    consumer.ack(Record(tp, 17))
+    consumer._new_offset(tp)
+    assert tp in consumer._held_commits
+
+    async def seek_to_committed():
+        return {tp: 16}
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    await consumer.perform_seek()
+    assert consumer._held_commits == {}
+
+
 async def test_a_partition_not_yet_sought_to_its_commit_commits_nothing():
     consumer = a_consumer()
     tp = payments_partition()
